@@ -1,0 +1,456 @@
+"""The data contract: which tables and columns the workbook understands, and the rules rows obey.
+
+Two kinds of problem are kept apart:
+
+* **Structural** problems (a missing required column, a column that cannot be read as the
+  type it must have, an empty ``orders`` table) make the data unusable. They raise
+  :class:`ContractError`, which lists every such problem with its table and column.
+* **Row-level** problems (a duplicate order id, a negative amount, a date in the future, a
+  score outside its scale, ...) exclude the offending rows. Each rule's rows are counted and a
+  few examples kept, so every report can show what was set aside and why.
+
+Everything here builds ibis expressions, so the checks run inside the engine where the data
+lives; only counts and a handful of example rows come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+
+Kind = Literal["id", "timestamp", "number", "text"]
+
+#: Default survey scales when the data gives no ``scale_min`` / ``scale_max``.
+DEFAULT_SCALES: dict[str, tuple[float, float]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+SURVEY_METRICS = tuple(DEFAULT_SCALES)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract."""
+
+    name: str
+    kind: Kind
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of the contract: its columns and the column that must be unique, if any."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: str | None
+    description: str
+    required: bool = False
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _c(name: str, kind: Kind, required: bool, description: str) -> Column:
+    return Column(name, kind, required, description)
+
+
+CONTRACT: dict[str, TableSpec] = {
+    "orders": TableSpec(
+        "orders",
+        (
+            _c("order_id", "id", True, "unique order identifier"),
+            _c("customer_id", "id", True, "customer identifier"),
+            _c("order_ts", "timestamp", True, "when the order was placed (naive = UTC)"),
+            _c("amount", "number", True, "order value, >= 0, in the shop's currency"),
+            _c("channel", "text", False, "sales channel of the order"),
+            _c("region", "text", False, "delivery region"),
+            _c("category", "text", False, "main product category"),
+            _c("discount", "number", False, "discount granted on the order"),
+            _c("promised_ts", "timestamp", False, "promised delivery time"),
+            _c("delivered_ts", "timestamp", False, "actual delivery time"),
+            _c("status", "text", False, "order status"),
+        ),
+        key="order_id",
+        description="one row per order",
+        required=True,
+    ),
+    "returns": TableSpec(
+        "returns",
+        (
+            _c("order_id", "id", True, "the returned order"),
+            _c("return_ts", "timestamp", True, "when the return was registered"),
+            _c("amount", "number", False, "refunded amount, >= 0"),
+            _c("reason", "text", False, "return reason"),
+        ),
+        key=None,
+        description="one row per return",
+    ),
+    "surveys": TableSpec(
+        "surveys",
+        (
+            _c("customer_id", "id", True, "who answered"),
+            _c("response_ts", "timestamp", True, "when they answered"),
+            _c("metric", "text", True, "csat, nps or ces"),
+            _c("score", "number", True, "the answer on the survey's scale"),
+            _c("response_id", "id", False, "unique response identifier"),
+            _c("order_id", "id", False, "the order the survey was about"),
+            _c("scale_min", "number", False, "lowest possible score"),
+            _c("scale_max", "number", False, "highest possible score"),
+            _c("touchpoint", "text", False, "delivery, support, relationship, ..."),
+            _c("comment", "text", False, "free text from the customer (untrusted)"),
+        ),
+        key="response_id",
+        description="one row per survey answer",
+    ),
+    "tickets": TableSpec(
+        "tickets",
+        (
+            _c("ticket_id", "id", True, "unique ticket identifier"),
+            _c("customer_id", "id", True, "who contacted support"),
+            _c("opened_ts", "timestamp", True, "when the ticket was opened"),
+            _c("order_id", "id", False, "the order concerned"),
+            _c("resolved_ts", "timestamp", False, "when it was resolved; empty = still open"),
+            _c("channel", "text", False, "email, chat, phone, ..."),
+            _c("topic", "text", False, "what it was about"),
+            _c("csat", "number", False, "satisfaction with the support contact"),
+        ),
+        key="ticket_id",
+        description="one row per support ticket",
+    ),
+}
+TABLES = tuple(CONTRACT)
+
+
+# --------------------------------------------------------------------------- structural
+
+
+@dataclass(frozen=True)
+class StructuralProblem:
+    """A problem that makes a table unusable (not fixable by dropping rows)."""
+
+    table: str
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        return f"{where}: {self.message}"
+
+
+class ContractError(ValueError):
+    """Raised when data breaks the contract structurally; lists every problem found."""
+
+    def __init__(self, problems: list[StructuralProblem]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the data does not meet the ppx data contract:\n{lines}")
+
+
+def _raw_name(column: str) -> str:
+    return f"_ppx_raw_{column}"
+
+
+def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProblem]]:
+    """Cast a table's known columns to the contract's types.
+
+    Returns the conformed table and the structural problems found. Column names are matched
+    case-insensitively and surrounding spaces ignored. Text columns that hold timestamps or
+    numbers are parsed; values that fail to parse become null and keep their raw text in a
+    hidden column so that validation can count them. Unknown columns pass through untouched.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> t = ibis.memtable(pd.DataFrame({"order_id": [1], "customer_id": ["a"],
+    ...                                 "order_ts": ["2024-01-02"], "amount": ["9.5"]}))
+    >>> conformed, problems = conform("orders", t)
+    >>> str(conformed.schema()["amount"]), problems
+    ('float64', [])
+    """
+    spec = CONTRACT[name]
+    problems: list[StructuralProblem] = []
+
+    lookup = {c.strip().lower(): c for c in table.columns}
+    renames = {
+        col.name: lookup[col.name]
+        for col in spec.columns
+        if col.name in lookup and lookup[col.name] != col.name
+    }
+    if renames:
+        table = table.rename(renames)
+
+    for col in spec.required_columns:
+        if col not in table.columns:
+            problems.append(
+                StructuralProblem(
+                    name,
+                    col,
+                    f"required column is missing ({spec.column(col).kind}: "
+                    f"{spec.column(col).description}); found columns: "
+                    f"{', '.join(table.columns) or 'none'}",
+                )
+            )
+
+    casts: dict[str, ir.Value] = {}
+    raws: dict[str, ir.Value] = {}
+    for col in spec.columns:
+        if col.name not in table.columns:
+            continue
+        value = table[col.name]
+        dtype = value.type()
+        if col.kind == "id":
+            if not (dtype.is_integer() or dtype.is_string()):
+                casts[col.name] = value.cast("string")
+        elif col.kind == "text":
+            if not dtype.is_string():
+                casts[col.name] = value.cast("string")
+        elif col.kind == "number":
+            if dtype.is_string():
+                casts[col.name] = value.strip().try_cast("float64")
+                raws[_raw_name(col.name)] = value
+            elif dtype.is_numeric() and not dtype.is_boolean() or dtype.is_null():
+                casts[col.name] = value.cast("float64")
+            else:
+                problems.append(
+                    StructuralProblem(name, col.name, f"expected a number, found {dtype}")
+                )
+        elif col.kind == "timestamp":
+            if dtype.is_timestamp():
+                if dtype.timezone is not None or dtype.scale not in (None, 6):
+                    casts[col.name] = value.cast("timestamp")
+            elif dtype.is_date():
+                casts[col.name] = value.cast("timestamp")
+            elif dtype.is_string():
+                casts[col.name] = value.strip().try_cast("timestamp")
+                raws[_raw_name(col.name)] = value
+            elif dtype.is_null():
+                casts[col.name] = value.cast("timestamp")
+            else:
+                problems.append(
+                    StructuralProblem(name, col.name, f"expected a timestamp, found {dtype}")
+                )
+    if casts or raws:
+        table = table.mutate(**raws, **casts)
+
+    # A text column none of whose values parse is a wrong column, not a few bad rows.
+    if raws and not problems:
+        checks = {}
+        for raw in raws:
+            col = raw.removeprefix("_ppx_raw_")
+            checks[f"{col}__given"] = table[raw].notnull().sum()
+            checks[f"{col}__parsed"] = table[col].notnull().sum()
+        counts = table.aggregate(**checks).to_pyarrow().to_pylist()[0]
+        for raw in raws:
+            col = raw.removeprefix("_ppx_raw_")
+            given, parsed = counts[f"{col}__given"] or 0, counts[f"{col}__parsed"] or 0
+            if given and not parsed:
+                example = table.filter(table[raw].notnull()).select(raw).limit(1)
+                value = example.to_pyarrow().column(0)[0].as_py()
+                kind = spec.column(col).kind
+                problems.append(
+                    StructuralProblem(
+                        name,
+                        col,
+                        f"cannot be read as a {kind}: none of {given} values parse "
+                        f"(example: {value!r})",
+                    )
+                )
+    return table, problems
+
+
+# --------------------------------------------------------------------------- row rules
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What row rules may refer to besides the table itself."""
+
+    as_of: object  # a datetime: rows dated after it are "in the future"
+    orders: ir.Table | None = None  # the clean orders, for references from other tables
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A row-level rule: rows for which ``violated`` is true are excluded and counted."""
+
+    table: str
+    name: str
+    column: str
+    reason: str
+    violated: Callable[[ir.Table, RuleContext], ir.BooleanValue]
+
+
+def _missing(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    return lambda t, ctx: t[col].isnull()
+
+
+def _unparseable(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    raw = _raw_name(col)
+    return lambda t, ctx: t[raw].notnull() & (t[raw].strip() != "") & t[col].isnull()
+
+
+def _future(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    return lambda t, ctx: t[col] > ibis.literal(ctx.as_of, type="timestamp")
+
+
+def _negative(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    return lambda t, ctx: t[col] < 0
+
+
+def _exact_copy(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    cols = [c for c in t.columns if not c.startswith("_ppx_")]
+    return ibis.row_number().over(group_by=[t[c] for c in cols]) > 0
+
+
+def _conflicting_key(key: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    def violated(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+        cols = [c for c in t.columns if not c.startswith("_ppx_")]
+        versions = t[key].count().over(group_by=t[key])
+        copies = t[key].count().over(group_by=[t[c] for c in cols])
+        return t[key].notnull() & (versions > copies)
+
+    return violated
+
+
+def _survey_scale(t: ir.Table) -> tuple[ir.NumericValue, ir.NumericValue]:
+    metric = t.metric.lower().strip()
+    low = metric.cases(*((m, lo) for m, (lo, _) in DEFAULT_SCALES.items()), else_=None)
+    high = metric.cases(*((m, hi) for m, (_, hi) in DEFAULT_SCALES.items()), else_=None)
+    if "scale_min" in t.columns:
+        low = t.scale_min.fill_null(low)
+    if "scale_max" in t.columns:
+        high = t.scale_max.fill_null(high)
+    return low, high
+
+
+def _score_outside_scale(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    low, high = _survey_scale(t)
+    return t.score.notnull() & ((t.score < low) | (t.score > high))
+
+
+def _unknown_metric(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    return t.metric.notnull() & ~t.metric.lower().strip().isin(SURVEY_METRICS)
+
+
+def _unknown_order(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    return t[ORDER_TS_REF].isnull()
+
+
+def _return_before_order(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    return t.return_ts < t[ORDER_TS_REF]
+
+
+def _before(late: str, early: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    return lambda t, ctx: t[late] < t[early]
+
+
+#: Hidden column that :func:`attach_references` adds to returns: the returned order's order_ts.
+ORDER_TS_REF = "_ppx_order_ts"
+
+
+def attach_references(table: str, t: ir.Table, ctx: RuleContext) -> ir.Table:
+    """Add the hidden columns that cross-table rules need (returns get their order's time)."""
+    if table != "returns" or ctx.orders is None:
+        return t
+    ids, ref = t.order_id, ctx.orders.order_id
+    orders = ctx.orders
+    if ids.type() != ref.type():
+        t = t.mutate(_ppx_order_key=ids.cast("string"))
+        orders = orders.mutate(order_id=ref.cast("string"))
+    else:
+        t = t.mutate(_ppx_order_key=ids)
+    placed = orders.select(_ppx_order_key=orders.order_id, **{ORDER_TS_REF: orders.order_ts})
+    joined = t.left_join(placed, "_ppx_order_key")
+    return joined.drop(*[c for c in joined.columns if c.startswith("_ppx_order_key")])
+
+
+def row_rules(table: str, columns: list[str]) -> list[RowRule]:
+    """The row rules that apply to ``table`` given the columns it has, in reporting order."""
+    spec = CONTRACT[table]
+    rules: list[RowRule] = []
+    for col in spec.columns:
+        if col.name in columns and _raw_name(col.name) in columns:
+            rules.append(
+                RowRule(
+                    table,
+                    f"unparseable_{col.name}",
+                    col.name,
+                    f"{col.name} cannot be read as a {col.kind}",
+                    _unparseable(col.name),
+                )
+            )
+    for col in spec.required_columns:
+        if col in columns:
+            rules.append(
+                RowRule(table, f"missing_{col}", col, f"{col} is empty", _missing(col))
+            )
+    if spec.key and spec.key in columns:
+        rules.append(
+            RowRule(
+                table,
+                "duplicate_row",
+                spec.key,
+                "exact copy of an earlier row (one copy kept)",
+                _exact_copy,
+            )
+        )
+        rules.append(
+            RowRule(
+                table,
+                f"conflicting_{spec.key}",
+                spec.key,
+                f"{spec.key} used by rows with different contents (all versions excluded)",
+                _conflicting_key(spec.key),
+            )
+        )
+    for col in spec.columns:
+        if col.name not in columns:
+            continue
+        if col.kind == "timestamp":
+            rules.append(
+                RowRule(
+                    table, f"future_{col.name}", col.name, f"{col.name} is in the future",
+                    _future(col.name),
+                )
+            )
+        if col.kind == "number" and col.name in ("amount", "discount"):
+            rules.append(
+                RowRule(
+                    table, f"negative_{col.name}", col.name, f"{col.name} is negative",
+                    _negative(col.name),
+                )
+            )
+    if table == "surveys":
+        rules.append(
+            RowRule(table, "unknown_metric", "metric",
+                    f"metric is not one of {', '.join(SURVEY_METRICS)}", _unknown_metric)
+        )
+        rules.append(
+            RowRule(table, "score_outside_scale", "score",
+                    "score outside the survey's scale (scale_min..scale_max, or the default "
+                    + ", ".join(f"{m} {lo:g}-{hi:g}" for m, (lo, hi) in DEFAULT_SCALES.items())
+                    + ")",
+                    _score_outside_scale)
+        )
+    if table == "tickets" and "resolved_ts" in columns:
+        rules.append(
+            RowRule(table, "resolved_before_opened", "resolved_ts",
+                    "resolved_ts is before opened_ts", _before("resolved_ts", "opened_ts"))
+        )
+    if table == "returns" and ORDER_TS_REF in columns:
+        rules.append(
+            RowRule(table, "unknown_order", "order_id",
+                    "order_id not found among the valid orders", _unknown_order)
+        )
+        rules.append(
+            RowRule(table, "return_before_order", "return_ts",
+                    "return_ts is before the order was placed", _return_before_order)
+        )
+    return rules

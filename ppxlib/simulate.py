@@ -1,0 +1,355 @@
+"""A seeded generator of shop data with known truth.
+
+Purchases follow a BG/NBD process (Fader, Hardie & Lee 2005) in continuous time, spend follows
+the Gamma-Gamma model, and the post-purchase experience (delivery, returns, surveys, support)
+is layered on top with stated effects, so that every model and diagnostic in the workbook can be
+checked against the truth that produced the data.
+
+Time unit of the BG/NBD parameters is the **week** (as in the CDNOW literature): a customer's
+purchase rate ``lambda ~ Gamma(shape=r, rate=alpha)`` is per week, and after every repeat purchase
+they drop out with probability ``p ~ Beta(a, b)``. On top of that, a late delivery makes the
+customer drop out with an extra probability ``late_churn`` (after any order, the first included).
+With ``late_share=0`` or ``late_churn=0`` the purchases are pure BG/NBD.
+
+Spend per order is ``Gamma(shape=p, rate=nu)`` with ``nu ~ Gamma(shape=q, rate=gamma)`` per
+customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DAY = np.timedelta64(1, "D")
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class ShopParameters:
+    """The truth behind a simulated shop. Defaults give a plausible mid-size online shop."""
+
+    # BG/NBD, time unit = week
+    r: float = 0.55
+    alpha: float = 12.0
+    a: float = 0.8
+    b: float = 3.0
+    # Gamma-Gamma spend (mean order value = p * gamma / (q - 1) = 60)
+    p: float = 6.0
+    q: float = 4.0
+    gamma: float = 30.0
+    # delivery
+    late_share: float = 0.15  # share of delivered orders that arrive after the promised date
+    late_churn: float = 0.25  # extra probability of dropping out after a late delivery
+    region_late_factor: dict[str, float] = field(
+        default_factory=lambda: {"north": 0.6, "south": 1.0, "east": 1.8, "west": 0.9,
+                                 "central": 0.7}
+    )
+    # returns, surveys, support
+    return_rate: float = 0.08
+    late_return_factor: float = 1.8
+    csat_response_rate: float = 0.25
+    nps_response_rate: float = 0.30
+    ces_response_rate: float = 0.40
+    ticket_rate: float = 0.04
+    late_ticket_rate: float = 0.35
+    never_resolved_share: float = 0.02
+
+
+@dataclass
+class SimulatedShop:
+    """Tables of a simulated shop (contract schema) plus the truth that produced them."""
+
+    orders: pd.DataFrame
+    returns: pd.DataFrame
+    surveys: pd.DataFrame
+    tickets: pd.DataFrame
+    customers: pd.DataFrame  # per-customer latent truth: lambda, p, nu, dropout time
+    parameters: ShopParameters
+    start: dt.datetime
+    end: dt.datetime
+    seed: int
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The four contract tables, for :func:`ppxlib.open`."""
+        return {"orders": self.orders, "returns": self.returns,
+                "surveys": self.surveys, "tickets": self.tickets}
+
+    def truth(self) -> dict:
+        """JSON-friendly description of how the data was made."""
+        return {"seed": self.seed, "start": self.start.isoformat(), "end": self.end.isoformat(),
+                "customers": len(self.customers), "time_unit": "week",
+                "parameters": asdict(self.parameters)}
+
+    def write(self, folder: str | Path, fmt: str = "csv") -> list[Path]:
+        """Write the tables as ``<folder>/<table>.csv`` (or ``.csv.gz``, ``.parquet``)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, frame in self.tables().items():
+            path = folder / f"{name}.{fmt}"
+            if fmt == "parquet":
+                frame.to_parquet(path, index=False)
+            else:
+                frame.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            written.append(path)
+        return written
+
+
+CHANNELS = ("web", "app", "marketplace")
+CHANNEL_WEIGHTS = (0.55, 0.30, 0.15)
+CATEGORIES = ("apparel", "shoes", "home", "beauty", "electronics")
+CATEGORY_WEIGHTS = (0.35, 0.2, 0.2, 0.15, 0.1)
+RETURN_REASONS = ("size or fit", "damaged", "not as described", "changed mind")
+TICKET_TOPICS = ("payment", "product question", "return", "account")
+TICKET_CHANNELS = ("email", "chat", "phone")
+
+GOOD_COMMENTS = ("Fast delivery, thank you!", "Everything as described.", "Great packaging",
+                 "Will order again", "")
+BAD_COMMENTS = ("Parcel arrived days late", "Courier left it outside & it got wet",
+                "Nobody answered my emails", "Item damaged <b>again</b>",
+                "<script>alert('refund')</script> still waiting for my refund",
+                "Returns process is far too hard", "")
+
+
+def _purchases(rng: np.random.Generator, n: int, prm: ShopParameters, first: np.ndarray,
+               end: np.datetime64, late_prob: np.ndarray):
+    """Simulate BG/NBD purchase times (with the late-delivery drop-out) for n customers."""
+    lam = rng.gamma(prm.r, 1.0 / prm.alpha, size=n) / 7.0  # per day
+    drop = rng.beta(prm.a, prm.b, size=n)
+    horizon = (end - first) / DAY  # days from first purchase to observation end
+    cust, times, late = [np.arange(n)], [np.zeros(n)], []
+    first_late = rng.random(n) < late_prob
+    late.append(first_late)
+    t = np.zeros(n)
+    alive = ~(first_late & (rng.random(n) < prm.late_churn))
+    idx = np.arange(n)
+    while idx.size:
+        idx = idx[alive[idx]]
+        if not idx.size:
+            break
+        t[idx] += rng.exponential(1.0 / lam[idx])
+        idx = idx[t[idx] <= horizon[idx]]
+        if not idx.size:
+            break
+        is_late = rng.random(idx.size) < late_prob[idx]
+        cust.append(idx)
+        times.append(t[idx].copy())
+        late.append(is_late)
+        dropped = rng.random(idx.size) < drop[idx]
+        dropped |= is_late & (rng.random(idx.size) < prm.late_churn)
+        alive[idx[dropped]] = False
+    cust_all = np.concatenate(cust)
+    days = np.concatenate(times)
+    ts = first[cust_all] + (days * SECONDS_PER_DAY).astype("timedelta64[s]")
+    return cust_all, ts, np.concatenate(late), lam, drop
+
+
+def simulate_shop(
+    customers: int = 5_000,
+    seed: int = 42,
+    start: str | dt.datetime = "2023-11-01",
+    end: str | dt.datetime = "2026-11-01",
+    parameters: ShopParameters | None = None,
+) -> SimulatedShop:
+    """Simulate a shop's orders, returns, surveys and tickets with known truth.
+
+    Parameters
+    ----------
+    customers : int
+        Number of customers; each places a first order at a uniform time in ``[start, end)``.
+    seed : int
+        Seed of the random generator; the same seed gives the same tables.
+    start, end : str or datetime
+        The observation window (``end`` is exclusive: nothing happens at or after it).
+    parameters : ShopParameters, optional
+        The truth. Defaults to :class:`ShopParameters()`.
+
+    Returns
+    -------
+    SimulatedShop
+
+    Examples
+    --------
+    >>> shop = simulate_shop(customers=200, seed=1)
+    >>> shop.orders.customer_id.nunique()
+    200
+    >>> shop.orders.order_ts.max() < pd.Timestamp("2026-11-01")
+    True
+    """
+    prm = parameters or ShopParameters()
+    rng = np.random.default_rng(seed)
+    start64 = np.datetime64(pd.Timestamp(start).to_datetime64(), "s")
+    end64 = np.datetime64(pd.Timestamp(end).to_datetime64(), "s")
+    span = int((end64 - start64) / np.timedelta64(1, "s"))
+
+    n = customers
+    first = start64 + rng.integers(0, span, size=n).astype("timedelta64[s]")
+    channel = rng.choice(CHANNELS, size=n, p=CHANNEL_WEIGHTS)
+    regions = np.array(list(prm.region_late_factor))
+    region = rng.choice(regions, size=n)
+    factor = np.array([prm.region_late_factor[x] for x in region])
+    late_prob = np.clip(prm.late_share * factor / np.mean(list(prm.region_late_factor.values())),
+                        0, 1)
+    nu = rng.gamma(prm.q, 1.0 / prm.gamma, size=n)
+
+    cust, ts, late, lam, drop = _purchases(rng, n, prm, first, end64, late_prob)
+    order = np.lexsort((cust, ts))
+    cust, ts, late = cust[order], ts[order], late[order]
+    m = cust.size
+
+    amount = np.round(rng.gamma(prm.p, 1.0 / nu[cust]), 2)
+    amount = np.maximum(amount, 0.01)
+    own_channel = rng.random(m) < 0.85
+    order_channel = np.where(own_channel, channel[cust], rng.choice(CHANNELS, size=m))
+    category = rng.choice(CATEGORIES, size=m, p=CATEGORY_WEIGHTS)
+    discount = np.where(rng.random(m) < 0.2, np.round(amount * 0.1, 2), 0.0)
+    promised_days = rng.integers(2, 6, size=m)
+    promised = ts + (promised_days * SECONDS_PER_DAY).astype("timedelta64[s]")
+    on_time_days = rng.uniform(0.5, 1.0, size=m) * promised_days
+    late_days = promised_days + rng.uniform(1, 8, size=m)
+    delivered = ts + (np.where(late, late_days, on_time_days) * SECONDS_PER_DAY).astype(
+        "timedelta64[s]")
+    in_transit = delivered >= end64
+    delivered_col = pd.Series(delivered).where(~in_transit)
+    ids = np.array([f"C{i:06d}" for i in range(n)])
+    orders = pd.DataFrame({
+        "order_id": np.arange(100_001, 100_001 + m),
+        "customer_id": ids[cust],
+        "order_ts": ts,
+        "amount": amount,
+        "channel": order_channel,
+        "region": region[cust],
+        "category": category,
+        "discount": discount,
+        "promised_ts": promised,
+        "delivered_ts": delivered_col.to_numpy(),
+        "status": np.where(in_transit, "in_transit", "delivered"),
+    })
+
+    # returns: more likely after a late delivery
+    p_return = prm.return_rate * np.where(late, prm.late_return_factor, 1.0)
+    ret_ts = delivered + (rng.uniform(1, 28, size=m) * SECONDS_PER_DAY).astype("timedelta64[s]")
+    returned = (rng.random(m) < p_return) & ~in_transit & (ret_ts < end64)
+    reasons = rng.choice(RETURN_REASONS, size=m)
+    reasons = np.where(late & (rng.random(m) < 0.4), "late delivery", reasons)
+    returns = pd.DataFrame({
+        "order_id": orders.order_id.to_numpy()[returned],
+        "return_ts": ret_ts[returned],
+        "amount": amount[returned],
+        "reason": reasons[returned],
+    })
+
+    surveys = _surveys(rng, prm, orders, late, returned, end64, ids)
+    tickets = _tickets(rng, prm, orders, late, returned, end64)
+    surveys = pd.concat([surveys, _ces(rng, prm, tickets, end64)], ignore_index=True)
+    surveys = surveys.sort_values(["response_ts", "customer_id"], kind="stable")
+    surveys.insert(0, "response_id", np.arange(1, len(surveys) + 1))
+
+    truth = pd.DataFrame({"customer_id": ids, "first_ts": first, "channel": channel,
+                          "region": region, "lambda_per_week": lam * 7, "p_drop": drop,
+                          "nu": nu})
+    return SimulatedShop(orders, returns, surveys.reset_index(drop=True), tickets, truth, prm,
+                         pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime(),
+                         seed)
+
+
+def _comment(rng: np.random.Generator, bad: np.ndarray) -> np.ndarray:
+    good = rng.choice(GOOD_COMMENTS, size=bad.size)
+    poor = rng.choice(BAD_COMMENTS, size=bad.size)
+    has = rng.random(bad.size) < 0.4
+    return np.where(has, np.where(bad, poor, good), "")
+
+
+def _surveys(rng, prm, orders, late, returned, end64, ids) -> pd.DataFrame:
+    m = len(orders)
+    delivered = orders.delivered_ts.to_numpy()
+    # CSAT (1-5) a few days after delivery; late deliveries score lower
+    answer_ts = delivered + (rng.uniform(0, 3, size=m) * SECONDS_PER_DAY).astype("timedelta64[s]")
+    delivered_yet = ~orders.status.eq("in_transit").to_numpy()
+    csat_mask = (rng.random(m) < prm.csat_response_rate) & delivered_yet
+    csat_mask &= answer_ts < end64
+    on_time_dist = [0.03, 0.05, 0.12, 0.35, 0.45]
+    late_dist = [0.15, 0.20, 0.25, 0.25, 0.15]
+    score_on = rng.choice(np.arange(1, 6), size=m, p=on_time_dist)
+    score_late = rng.choice(np.arange(1, 6), size=m, p=late_dist)
+    score = np.where(late, score_late, score_on)
+    csat = pd.DataFrame({
+        "customer_id": orders.customer_id.to_numpy()[csat_mask],
+        "response_ts": answer_ts[csat_mask],
+        "metric": "csat", "score": score[csat_mask].astype(float),
+        "order_id": orders.order_id.to_numpy()[csat_mask],
+        "scale_min": 1.0, "scale_max": 5.0, "touchpoint": "delivery",
+        "comment": _comment(rng, score[csat_mask] <= 2),
+    })
+    # NPS (0-10) 30 days after the first order; a bad first experience lowers it
+    first = ~orders.customer_id.duplicated().to_numpy()
+    nps_ts = orders.order_ts.to_numpy() + np.timedelta64(30, "D")
+    nps_mask = first & (rng.random(m) < prm.nps_response_rate) & (nps_ts < end64)
+    bad = late | returned
+    good_dist = np.array([1, 1, 1, 1, 2, 3, 6, 12, 18, 25, 30], float)
+    bad_dist = np.array([6, 5, 6, 8, 9, 10, 11, 14, 12, 10, 9], float)
+    nps_good = rng.choice(np.arange(11), size=m, p=good_dist / good_dist.sum())
+    nps_bad = rng.choice(np.arange(11), size=m, p=bad_dist / bad_dist.sum())
+    nps_score = np.where(bad, nps_bad, nps_good)
+    nps = pd.DataFrame({
+        "customer_id": orders.customer_id.to_numpy()[nps_mask],
+        "response_ts": nps_ts[nps_mask],
+        "metric": "nps", "score": nps_score[nps_mask].astype(float),
+        "order_id": orders.order_id.to_numpy()[nps_mask],
+        "scale_min": 0.0, "scale_max": 10.0, "touchpoint": "relationship",
+        "comment": _comment(rng, nps_score[nps_mask] <= 6),
+    })
+    return pd.concat([csat, nps], ignore_index=True)
+
+
+def _tickets(rng, prm, orders, late, returned, end64) -> pd.DataFrame:
+    m = len(orders)
+    rate = np.where(late, prm.late_ticket_rate, prm.ticket_rate)
+    rate = np.where(returned, np.maximum(rate, 0.3), rate)
+    has = rng.random(m) < rate
+    opened = orders.order_ts.to_numpy() + (rng.uniform(1, 10, size=m) * SECONDS_PER_DAY).astype(
+        "timedelta64[s]")
+    has &= opened < end64
+    channel = rng.choice(TICKET_CHANNELS, size=m, p=(0.5, 0.35, 0.15))
+    topic = np.where(late, "delivery", np.where(returned, "return",
+                                                   rng.choice(TICKET_TOPICS, size=m)))
+    speed = {"email": 30.0, "chat": 4.0, "phone": 8.0}
+    median_h = np.array([speed[c] for c in channel])
+    hours = median_h * np.exp(rng.normal(0, 1.0, size=m))
+    resolved = opened + (hours * 3600).astype("timedelta64[s]")
+    open_now = (resolved >= end64) | (rng.random(m) < prm.never_resolved_share)
+    frame = pd.DataFrame({
+        "customer_id": orders.customer_id.to_numpy()[has],
+        "opened_ts": opened[has],
+        "order_id": orders.order_id.to_numpy()[has],
+        "resolved_ts": pd.Series(resolved[has]).where(~open_now[has]).to_numpy(),
+        "channel": channel[has],
+        "topic": topic[has],
+    })
+    frame = frame.sort_values("opened_ts", kind="stable").reset_index(drop=True)
+    frame.insert(0, "ticket_id", [f"T{i:07d}" for i in range(len(frame))])
+    return frame
+
+
+def _ces(rng, prm, tickets, end64) -> pd.DataFrame:
+    """CES 2.0 (1-7, higher = easier) after a resolved ticket; slow resolution scores lower."""
+    resolved = tickets.resolved_ts.notna().to_numpy()
+    k = len(tickets)
+    answer_ts = tickets.resolved_ts.to_numpy() + np.timedelta64(1, "h")
+    mask = resolved & (rng.random(k) < prm.ces_response_rate)
+    mask &= np.where(resolved, answer_ts < end64, False)
+    hours = ((tickets.resolved_ts - tickets.opened_ts).dt.total_seconds() / 3600).to_numpy()
+    base = np.where(hours <= 24, 5.8, np.where(hours <= 72, 4.5, 3.2))
+    score = np.clip(np.round(base + rng.normal(0, 1.1, size=k)), 1, 7)
+    return pd.DataFrame({
+        "customer_id": tickets.customer_id.to_numpy()[mask],
+        "response_ts": answer_ts[mask],
+        "metric": "ces", "score": score[mask],
+        "order_id": tickets.order_id.to_numpy()[mask],
+        "scale_min": 1.0, "scale_max": 7.0, "touchpoint": "support",
+        "comment": _comment(rng, score[mask] <= 3),
+    })

@@ -1,0 +1,285 @@
+"""Open a shop's data wherever it lives and hand it over as ibis tables.
+
+:func:`open` accepts a folder of files, a ``.duckdb`` file, an ibis backend, a connection URL,
+or a dict of data frames. Whatever the source, the result is a :class:`Dataset` whose tables
+are ibis expressions: nothing is read into Python until a computation asks for a small result.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from ppxlib.contract import CONTRACT, TABLES
+from ppxlib.validation import DataQuality, validate_tables
+
+FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
+
+
+def mask_secrets(text: str) -> str:
+    """Hide passwords and tokens in a connection string or path.
+
+    Examples
+    --------
+    >>> mask_secrets("postgres://ann:s3cret@db:5432/shop?token=abc&x=1")
+    'postgres://ann:***@db:5432/shop?token=***&x=1'
+    """
+    text = re.sub(r"(//[^/:@\s]+:)[^@/\s]+@", r"\1***@", text)
+    return re.sub(
+        r"(?i)\b(password|passwd|pwd|token|secret|api_key|apikey|access_key|key)=([^&\s;]+)",
+        r"\1=***",
+        text,
+    )
+
+
+@dataclass
+class CleanDataset:
+    """Tables that passed the contract, plus the tally of what was excluded.
+
+    Attributes
+    ----------
+    orders, returns, surveys, tickets : ibis.Table or None
+        Clean tables with the contract's column types; None when not provided.
+    quality : DataQuality
+        Rows read, excluded (by rule, with examples) and kept, per table.
+    """
+
+    orders: ir.Table
+    returns: ir.Table | None
+    surveys: ir.Table | None
+    tickets: ir.Table | None
+    quality: DataQuality
+
+    def table(self, name: str) -> ir.Table | None:
+        return getattr(self, name)
+
+
+@dataclass
+class Dataset:
+    """A shop's tables as ibis expressions, as found in the source (not yet validated).
+
+    Use :meth:`validate` to get clean tables and the data-quality tally.
+    """
+
+    backend: BaseBackend
+    tables: dict[str, ir.Table | None]
+    description: str
+    _clean: dict[Any, CleanDataset] = field(default_factory=dict, repr=False)
+
+    @property
+    def orders(self) -> ir.Table | None:
+        return self.tables.get("orders")
+
+    @property
+    def returns(self) -> ir.Table | None:
+        return self.tables.get("returns")
+
+    @property
+    def surveys(self) -> ir.Table | None:
+        return self.tables.get("surveys")
+
+    @property
+    def tickets(self) -> ir.Table | None:
+        return self.tables.get("tickets")
+
+    def validate(self, as_of: dt.datetime | str | None = None) -> CleanDataset:
+        """Check every table against the contract (see :mod:`ppxlib.contract`).
+
+        Parameters
+        ----------
+        as_of : datetime or str, optional
+            Timestamps after this moment count as "in the future". Default: now (UTC).
+
+        Returns
+        -------
+        CleanDataset
+            Clean tables and the data-quality tally.
+
+        Raises
+        ------
+        ppxlib.contract.ContractError
+            On structural problems (missing required columns, unreadable columns, no orders).
+
+        Examples
+        --------
+        >>> import ppxlib
+        >>> clean = ppxlib.open("data/sample").validate()  # doctest: +SKIP
+        >>> print(clean.quality.to_text())                  # doctest: +SKIP
+        """
+        if isinstance(as_of, str):
+            as_of = dt.datetime.fromisoformat(as_of)
+        key = as_of
+        if key not in self._clean:
+            clean, quality = validate_tables(self.tables, as_of=as_of)
+            self._clean[key] = CleanDataset(**clean, quality=quality)
+        return self._clean[key]
+
+
+def _duckdb() -> BaseBackend:
+    con = ibis.duckdb.connect()
+    _utc(con)
+    return con
+
+
+def _utc(con: BaseBackend) -> None:
+    # Naive timestamps mean UTC; make the engine agree when it converts zoned ones.
+    if con.name == "duckdb":
+        con.raw_sql("SET TimeZone = 'UTC'")
+
+
+def _find_file(folder: Path, name: str) -> Path | None:
+    found = [folder / f"{name}{suffix}" for suffix in FILE_SUFFIXES]
+    found = [p for p in found if p.is_file()]
+    partitioned = folder / name
+    if partitioned.is_dir() and any(partitioned.rglob("*.parquet")):
+        found.append(partitioned)
+    if len(found) > 1:
+        raise ValueError(
+            f"{folder}: several files for table {name!r}: "
+            f"{', '.join(p.name for p in found)}; keep one"
+        )
+    return found[0] if found else None
+
+
+def _read_file(con: BaseBackend, path: Path, name: str) -> ir.Table:
+    if path.is_dir():
+        return con.read_parquet(str(path / "**" / "*.parquet"), table_name=name)
+    if path.name.endswith(".parquet"):
+        return con.read_parquet(str(path), table_name=name)
+    # Identifiers stay text: "00123" must not become 123.
+    id_columns = {c.name: "VARCHAR" for c in CONTRACT[name].columns if c.kind == "id"}
+    header = _csv_header(path)
+    types = {c: t for c, t in id_columns.items() if c in header}
+    options: dict[str, Any] = {"header": True}
+    if path.name.endswith((".tsv", ".tsv.gz")):
+        options["delim"] = "\t"
+    if types:
+        options["types"] = types
+    return con.read_csv(str(path), table_name=name, **options)
+
+
+def _csv_header(path: Path) -> list[str]:
+    import gzip
+
+    opener = gzip.open if path.name.endswith(".gz") else builtins.open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        first = handle.readline()
+    delim = "\t" if "\t" in first else ","
+    return [c.strip().strip('"') for c in first.rstrip("\r\n").split(delim)]
+
+
+def _from_folder(folder: Path) -> Dataset:
+    con = _duckdb()
+    tables: dict[str, ir.Table | None] = {}
+    for name in TABLES:
+        path = _find_file(folder, name)
+        tables[name] = _read_file(con, path, name) if path else None
+    if tables["orders"] is None:
+        expected = ", ".join(f"orders{s}" for s in FILE_SUFFIXES)
+        raise FileNotFoundError(f"{folder}: no orders table (expected one of {expected})")
+    return Dataset(con, tables, f"folder {folder}")
+
+
+def _from_backend(con: BaseBackend, description: str, names: Mapping[str, str] | None) -> Dataset:
+    names = dict(names or {})
+    available = set(con.list_tables())
+    tables: dict[str, ir.Table | None] = {}
+    for name in TABLES:
+        physical = names.get(name, name)
+        tables[name] = con.table(physical) if physical in available else None
+    if tables["orders"] is None:
+        raise ValueError(
+            f"{description}: no table {names.get('orders', 'orders')!r}; "
+            f"tables found: {', '.join(sorted(available)) or 'none'}"
+        )
+    return Dataset(con, tables, description)
+
+
+def _from_frames(frames: Mapping[str, Any]) -> Dataset:
+    unknown = sorted(set(frames) - set(TABLES))
+    if unknown:
+        raise ValueError(
+            f"unknown table name(s) {', '.join(map(repr, unknown))}; "
+            f"expected some of {', '.join(TABLES)}"
+        )
+    if frames.get("orders") is None:
+        raise ValueError("no 'orders' frame given: orders is the one required table")
+    con = _duckdb()
+    tables: dict[str, ir.Table | None] = {}
+    for name in TABLES:
+        frame = frames.get(name)
+        tables[name] = None if frame is None else con.create_table(name, frame)
+    return Dataset(con, tables, "in-memory frames")
+
+
+def open(  # noqa: A001 - the public name DESIGN.md promises
+    source: Any, *, tables: Mapping[str, str] | None = None
+) -> Dataset:
+    """Open a shop's data.
+
+    Parameters
+    ----------
+    source
+        One of
+
+        * a folder with ``orders`` and optionally ``returns``, ``surveys``, ``tickets`` as
+          ``.parquet``, ``.csv``, ``.csv.gz`` (or a folder of Parquet files per table);
+        * a ``.duckdb`` file (opened read-only) with tables of those names;
+        * an ibis backend (DuckDB, PySpark, Postgres, ...) or a connection URL for
+          :func:`ibis.connect` such as ``"postgres://user@host/db"``;
+        * a dict of pandas (or polars, or Arrow) frames keyed by table name;
+        * an existing :class:`Dataset` (returned as is).
+    tables
+        For backends and URLs: contract name -> physical table name, when they differ.
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> import pandas as pd, ppxlib
+    >>> orders = pd.DataFrame({"order_id": [1, 2], "customer_id": ["a", "b"],
+    ...                        "order_ts": pd.to_datetime(["2024-01-05", "2024-02-01"]),
+    ...                        "amount": [20.0, 35.5]})
+    >>> ds = ppxlib.open({"orders": orders})
+    >>> ds.orders.count().execute(), ds.returns is None
+    (2, True)
+    """
+    if isinstance(source, Dataset):
+        return source
+    if isinstance(source, BaseBackend):
+        _utc(source)
+        return _from_backend(source, f"{source.name} backend", tables)
+    if isinstance(source, Mapping):
+        return _from_frames(source)
+    if isinstance(source, str | os.PathLike):
+        text = os.fspath(source)
+        if "://" in text and not Path(text).exists():
+            con = ibis.connect(text)
+            _utc(con)
+            return _from_backend(con, mask_secrets(text), tables)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            return _from_folder(path)
+        if path.is_file() and path.suffix in (".duckdb", ".ddb", ".db"):
+            con = ibis.duckdb.connect(str(path), read_only=True)
+            _utc(con)
+            return _from_backend(con, f"DuckDB file {path}", tables)
+        if not path.exists():
+            raise FileNotFoundError(f"source not found: {mask_secrets(text)}")
+        raise ValueError(
+            f"cannot open {path}: give a folder of table files, a .duckdb file, "
+            "a connection URL, an ibis backend or a dict of data frames"
+        )
+    raise TypeError(f"cannot open a source of type {type(source).__name__}")
