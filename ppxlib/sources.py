@@ -238,6 +238,8 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         * an ibis backend (DuckDB, PySpark, Postgres, ...) or a connection URL for
           :func:`ibis.connect` such as ``"postgres://user@host/db"``;
         * a dict of pandas (or polars, or Arrow) frames keyed by table name;
+        * ``"env:NAME"``: any of the above read from the environment variable ``NAME`` (so a
+          connection URL with a password never has to be written down);
         * an existing :class:`Dataset` (returned as is).
     tables
         For backends and URLs: contract name -> physical table name, when they differ.
@@ -263,6 +265,11 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         return _from_backend(source, f"{source.name} backend", tables)
     if isinstance(source, Mapping):
         return _from_frames(source)
+    if isinstance(source, str) and source.startswith("env:"):
+        variable = source.removeprefix("env:")
+        if not os.environ.get(variable):
+            raise ValueError(f"source is read from ${variable}, which is not set")
+        return open(os.environ[variable], tables=tables)
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
         if "://" in text and not Path(text).exists():

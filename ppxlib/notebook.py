@@ -1,0 +1,170 @@
+"""Helpers that notebooks use to show results: escaped tables, takeaways, headline metrics.
+
+They only display; every number they show was computed elsewhere. All text passes through
+:func:`html.escape`, because values such as categories or customer comments are untrusted.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ppxlib.plots import use_style
+
+STYLE = """
+<style>
+.ppx-takeaway{font-size:1.05em;color:#333;margin:.2em 0 .8em;border-left:4px solid #2f6690;
+  padding:.2em .7em;background:#f4f7fa}
+.ppx-meta{color:#666;font-size:.9em}
+.ppx-kpis{display:flex;flex-wrap:wrap;gap:.8em;margin:.5em 0 1em}
+.ppx-kpi{border:1px solid #dde3e8;border-radius:6px;padding:.6em .9em;min-width:10em}
+.ppx-kpi .v{font-size:1.5em;font-weight:600;color:#222}
+.ppx-kpi .l{color:#555;font-size:.9em}
+.ppx-kpi .c{font-size:.85em}
+.ppx-up{color:#3a7d44}.ppx-down{color:#d1495b}.ppx-flat{color:#777}
+table.ppx{border-collapse:collapse;margin:.4em 0 1em;font-size:.92em}
+table.ppx th,table.ppx td{border-bottom:1px solid #e3e3e3;padding:.25em .7em;text-align:right}
+table.ppx th:first-child,table.ppx td:first-child{text-align:left}
+.ppx-quality table{border-collapse:collapse;font-size:.9em;margin:.3em 0}
+.ppx-quality td,.ppx-quality th{border-bottom:1px solid #e3e3e3;padding:.2em .6em}
+.ppx-notice{background:#fff6e5;border:1px solid #f0c36d;padding:.4em .8em;border-radius:4px}
+</style>
+"""
+
+
+def _display(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+def setup() -> None:
+    """Style figures and tables for a report; call once at the top of a notebook."""
+    from IPython import get_ipython
+    from IPython.display import HTML
+
+    use_style()
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+        shell.run_line_magic("config", "InlineBackend.rc = {'figure.dpi': 100}")
+    _display(HTML(STYLE))
+
+
+def html_text(text: object) -> str:
+    """Escape any value for HTML."""
+    return html.escape("" if text is None else str(text))
+
+
+def heading(text: str, level: int = 2) -> None:
+    """Show a heading (escaped)."""
+    from IPython.display import HTML
+
+    _display(HTML(f"<h{level}>{html_text(text)}</h{level}>"))
+
+
+def takeaway(text: str) -> None:
+    """Show a one-line takeaway under a chart or table (escaped)."""
+    from IPython.display import HTML
+
+    _display(HTML(f'<p class="ppx-takeaway">{html_text(text)}</p>'))
+
+
+def note(text: str, kind: str = "meta") -> None:
+    """Show a small note (``kind`` = "meta" or "notice")."""
+    from IPython.display import HTML
+
+    _display(HTML(f'<p class="ppx-{kind}">{html_text(text)}</p>'))
+
+
+def raw_html(markup: str) -> None:
+    """Show markup produced by the library (which escapes its own values)."""
+    from IPython.display import HTML
+
+    _display(HTML(markup))
+
+
+def show(fig) -> None:
+    """Display a figure once and release it."""
+    import matplotlib.pyplot as plt
+
+    _display(fig)
+    plt.close(fig)
+
+
+def format_value(value: float, unit: str, currency: str = "") -> str:
+    """Format a KPI value by unit ("count", "currency", "share")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "currency":
+        return f"{currency}{value:,.2f}" if abs(value) < 1000 else f"{currency}{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def kpi_cards_html(kpis: pd.DataFrame, previous_label: str, currency: str = "") -> str:
+    """KPI cards (value, label, change against the previous period) as escaped HTML."""
+    cards = []
+    for row in kpis.itertuples():
+        if row.unit == "share":
+            change = "n/a" if math.isnan(row.change) else f"{row.change * 100:+.1f} pp"
+            direction = row.change
+        else:
+            change = "n/a" if math.isnan(row.change_pct) else f"{row.change_pct:+.1%}"
+            direction = row.change_pct
+        css = ("ppx-flat" if direction is None or math.isnan(direction) or abs(direction) < 0.005
+               else "ppx-up" if direction > 0 else "ppx-down")
+        cards.append(
+            f'<div class="ppx-kpi"><div class="l">{html_text(row.label)}</div>'
+            f'<div class="v">{html_text(format_value(row.value, row.unit, currency))}</div>'
+            f'<div class="c {css}">{html_text(change)} vs {html_text(previous_label)} '
+            f'({html_text(format_value(row.previous, row.unit, currency))})</div></div>'
+        )
+    return '<div class="ppx-kpis">' + "".join(cards) + "</div>"
+
+
+def table_html(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | None = None,
+               max_rows: int = 200) -> str:
+    """An HTML table with every cell escaped and optional per-column formatters."""
+    formats = formats or {}
+    head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
+    body = []
+    for row in frame.head(max_rows).itertuples(index=False):
+        cells = []
+        for col, value in zip(frame.columns, row, strict=True):
+            text = formats[col](value) if col in formats else value
+            cells.append(f"<td>{html_text(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = (f'<p class="ppx-meta">{len(frame) - max_rows:,} more rows not shown.</p>'
+            if len(frame) > max_rows else "")
+    rows = "".join(body)
+    return (f'<table class="ppx"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+            f"{more}")
+
+
+def record_metrics(path: str | Path | None, **metrics: Any) -> None:
+    """Merge headline metrics into the JSON file the report runner collects into the manifest.
+
+    Values must be JSON numbers, strings or None; NaN becomes None. ``path=None`` (an
+    interactive session) records nothing.
+    """
+    if not path:
+        return
+    path = Path(path)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    for key, value in metrics.items():
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        elif hasattr(value, "item"):  # numpy scalars
+            value = value.item()
+        current[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=2, sort_keys=True))

@@ -1,0 +1,330 @@
+"""The monthly report runner: execute every notebook with papermill, render HTML, index it all.
+
+Layout written under ``out``::
+
+    out/index.html                    every month and every report, failed ones included
+    out/<label>/<notebook>.html       rendered without code
+    out/<label>/manifest.json         parameters, status, duration, versions, headline metrics
+    out/<label>/notebooks/*.ipynb     the executed notebooks, for debugging
+
+``<label>`` is the month (``YYYY-MM``) unless given. A month is written to a staging folder and
+swapped into place only when complete, so an interrupted run never leaves a half-written month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ppxlib.kpis import last_complete_month, to_month
+from ppxlib.sources import mask_secrets
+from ppxlib.sources import open as open_source
+
+SECRET_ENV = "PPX_SOURCE"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+VERSIONED = ("ppxlib", "pandas", "numpy", "ibis-framework", "duckdb", "lifetimes", "lifelines",
+             "statsmodels", "papermill", "nbconvert", "matplotlib")
+
+
+def default_notebook_dir() -> Path:
+    """``notebooks/`` of the source checkout this package was installed from, else ``./``."""
+    here = Path(__file__).resolve().parent.parent / "notebooks"
+    return here if here.is_dir() else Path.cwd() / "notebooks"
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str  # "ok" or "failed"
+    duration_s: float
+    html: str | None
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    label: str
+    folder: Path
+    manifest: dict[str, Any]
+    notebooks: list[NotebookResult]
+
+    @property
+    def failed(self) -> list[str]:
+        return [nb.name for nb in self.notebooks if nb.status != "ok"]
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def render_html(notebook_path: Path, html_path: Path) -> None:
+    """Render an executed notebook to HTML without code cells, prompts or stderr noise."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            # Warnings on stderr are for the analyst, not the manager reading the report.
+            cell["outputs"] = [o for o in cell.get("outputs", [])
+                               if not (o.get("output_type") == "stream"
+                                       and o.get("name") == "stderr")]
+    exporter = HTMLExporter(template_name="lab", extra_template_paths=[str(TEMPLATES)])
+    exporter.template_file = "ppx_report.html.j2"
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    html_path.write_text(body, encoding="utf-8")
+
+
+def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
+             timeout: int, env: dict[str, str]) -> str | None:
+    """Run one notebook; return None on success or a one-line error."""
+    import papermill as pm
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        pm.execute_notebook(str(notebook), str(output), parameters=parameters,
+                            kernel_name="python3", progress_bar=False, cwd=str(cwd),
+                            execution_timeout=timeout, report_mode=False)
+        return None
+    except pm.PapermillExecutionError as err:
+        return f"{err.ename}: {err.evalue}".strip()
+    except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
+        return f"{type(err).__name__}: {err}".strip()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_report(
+    source: str | os.PathLike,
+    out: str | os.PathLike = "reports",
+    month: str | None = None,
+    label: str | None = None,
+    notebooks: list[str | os.PathLike] | None = None,
+    as_of: str | None = None,
+    redact: bool = False,
+    timeout: int = 600,
+    progress: bool = True,
+) -> RunResult:
+    """Execute the report notebooks for one month and render them.
+
+    Parameters
+    ----------
+    source : str or path
+        A folder, ``.duckdb`` file or connection URL (see :func:`ppxlib.open`). A URL with a
+        password or token is handed to the notebooks through an environment variable, so the
+        secret never becomes a notebook parameter.
+    out : path
+        Folder for the report set (``index.html`` and one folder per label).
+    month : str, optional
+        ``YYYY-MM``; defaults to the last complete month in the orders.
+    label : str, optional
+        Folder name for this run; defaults to the month.
+    notebooks : list of paths, optional
+        Defaults to every ``*.ipynb`` in :func:`default_notebook_dir`, in name order.
+    as_of : str, optional
+        Timestamps after this moment count as "in the future" (default: now).
+    redact : bool
+        Passed to the notebooks: replace customer ids and free text.
+    timeout : int
+        Seconds a single cell may run.
+    progress : bool
+        Print one line per notebook to stderr.
+
+    Returns
+    -------
+    RunResult
+    """
+    source_text = os.fspath(source)
+    masked = mask_secrets(source_text)
+    env = {}
+    if masked != source_text:
+        env[SECRET_ENV] = source_text
+        source_param = f"env:{SECRET_ENV}"
+    else:
+        source_text = str(Path(source_text).resolve()) if Path(source_text).exists() \
+            else source_text
+        source_param = source_text
+
+    if month is None:
+        saved = os.environ.get(SECRET_ENV)
+        os.environ.update(env)
+        try:
+            clean = open_source(source_param).validate(as_of=as_of)
+            period = last_complete_month(clean.orders)
+        finally:
+            if saved is None and env:
+                os.environ.pop(SECRET_ENV, None)
+    else:
+        period = to_month(month)
+    label = label or str(period)
+
+    paths = [Path(p) for p in notebooks] if notebooks else sorted(
+        default_notebook_dir().glob("[0-9]*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks found in {default_notebook_dir()}")
+
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / f".staging-{label}-{uuid.uuid4().hex[:8]}"
+    (staging / "notebooks").mkdir(parents=True)
+    (staging / "metrics").mkdir()
+
+    started = dt.datetime.now(dt.UTC)
+    results: list[NotebookResult] = []
+    try:
+        for i, path in enumerate(paths, 1):
+            name = path.stem
+            if progress:
+                print(f"[{i}/{len(paths)}] {name} ...", end="", file=sys.stderr, flush=True)
+            executed = staging / "notebooks" / path.name
+            metrics_path = staging / "metrics" / f"{name}.json"
+            parameters = {"source": source_param, "month": str(period), "as_of": as_of,
+                          "redact": bool(redact), "metrics_path": str(metrics_path)}
+            t0 = time.perf_counter()
+            error = _execute(path, executed, parameters, path.parent, timeout, env)
+            html_name = f"{name}.html"
+            if executed.exists():
+                try:
+                    render_html(executed, staging / html_name)
+                except Exception as err:  # rendering must not take the other reports down
+                    error = error or f"rendering failed: {type(err).__name__}: {err}"
+                    html_name = None
+            else:
+                html_name = None
+            duration = time.perf_counter() - t0
+            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+            results.append(NotebookResult(name, "failed" if error else "ok", round(duration, 2),
+                                          html_name, error, metrics))
+            if progress:
+                print(f" {'ok' if not error else 'FAILED'} ({duration:.1f} s)"
+                      + (f"\n    {error}" if error else ""), file=sys.stderr, flush=True)
+
+        manifest = {
+            "label": label,
+            "month": str(period),
+            "parameters": {"source": masked, "month": str(period), "as_of": as_of,
+                           "redact": bool(redact), "timeout_s": timeout},
+            "started_utc": started.isoformat(timespec="seconds"),
+            "duration_s": round(sum(r.duration_s for r in results), 2),
+            "status": "ok" if all(r.status == "ok" for r in results) else "failed",
+            "versions": _versions(),
+            "notebooks": [
+                {"name": r.name, "status": r.status, "duration_s": r.duration_s,
+                 "html": r.html, "error": r.error, "metrics": r.metrics}
+                for r in results
+            ],
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        shutil.rmtree(staging / "metrics")
+        final = out / label
+        _swap_into_place(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    write_index(out)
+    return RunResult(label, final, manifest, results)
+
+
+def _swap_into_place(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` with renames only (no half-written folder visible)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+        final.rename(old)
+    staging.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_index(out: str | os.PathLike) -> Path:
+    """Write ``out/index.html`` linking every report of every run found under ``out``."""
+    out = Path(out)
+    runs = []
+    for manifest_path in sorted(out.glob("*/manifest.json"), reverse=True):
+        try:
+            runs.append(json.loads(manifest_path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    rows = []
+    for run in runs:
+        label = html.escape(run.get("label", "?"))
+        links = []
+        for nb in run.get("notebooks", []):
+            name = html.escape(nb["name"])
+            css = "ok" if nb["status"] == "ok" else "failed"
+            if nb.get("html"):
+                href = html.escape(f"{run['label']}/{nb['html']}", quote=True)
+                link = f'<a href="{href}">{name}</a>'
+            else:
+                link = name
+            mark = ""
+            if css != "ok":
+                error = (nb.get("error") or "failed")[:300]
+                mark = (' <span class="bad">failed:</span> '
+                        f'<span class="err">{html.escape(error)}</span>')
+            links.append(f'<li class="{css}">{link}{mark}</li>')
+        status = "ok" if run.get("status") == "ok" else "failed"
+        rows.append(
+            f'<tr><td class="month">{label}</td><td><ul>{"".join(links)}</ul></td>'
+            f'<td class="{status}">{html.escape(status)}</td>'
+            f'<td class="meta">{html.escape(run.get("started_utc", ""))}</td></tr>'
+        )
+    body = "".join(rows) or '<tr><td colspan="4">No reports yet.</td></tr>'
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ppx reports</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60em;
+  margin:2em auto;padding:0 1em;color:#222}}
+h1{{font-size:1.6em;margin-bottom:.2em}} p.lead{{color:#555;margin-top:0}}
+table{{border-collapse:collapse;width:100%}}
+th,td{{text-align:left;border-bottom:1px solid #e3e3e3;padding:.5em .6em;vertical-align:top}}
+td.month{{font-weight:600;white-space:nowrap}} ul{{margin:0;padding-left:1.1em}}
+a{{color:#2f6690}} .bad,.failed{{color:#d1495b;font-weight:600}} .ok{{color:#3a7d44}}
+td.meta{{color:#777;font-size:.85em;white-space:nowrap}} .err{{color:#555;font-size:.85em}}
+</style></head><body>
+<h1>Post-purchase experience reports</h1>
+<p class="lead">One row per report run. Failed reports are listed too, with their error.</p>
+<table><thead><tr><th>month</th><th>reports</th><th>status</th><th>run (UTC)</th></tr></thead>
+<tbody>{body}</tbody></table>
+</body></html>
+"""
+    index = out / "index.html"
+    tmp = index.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(index)
+    return index
+
+
+def as_frame(result: RunResult) -> pd.DataFrame:
+    """The notebooks of a run as a small frame (name, status, duration, error)."""
+    return pd.DataFrame([{"notebook": r.name, "status": r.status, "duration_s": r.duration_s,
+                          "error": r.error} for r in result.notebooks])
