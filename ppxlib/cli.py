@@ -35,12 +35,17 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from ppxlib.simulate import simulate_shop
+    from ppxlib.simulate import INJECTED_DEFECTS, inject_defects, simulate_shop
 
     shop = simulate_shop(customers=args.customers, seed=args.seed, start=args.start,
                          end=args.end)
-    written = shop.write(args.out, fmt=args.format)
-    (Path(args.out) / "truth.json").write_text(json.dumps(shop.truth(), indent=2))
+    tables = inject_defects(shop, seed=args.seed) if args.defects else None
+    written = shop.write(args.out, fmt=args.format, tables=tables)
+    truth = shop.truth()
+    if args.defects:
+        truth["injected_defects"] = [{"table": t, "rule": r, "rows": n}
+                                     for (t, r), n in INJECTED_DEFECTS.items()]
+    (Path(args.out) / "truth.json").write_text(json.dumps(truth, indent=2))
     for path in written:
         print(path)
     print(f"{len(shop.orders):,} orders of {args.customers:,} customers; truth in "
@@ -92,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--start", default="2023-11-01")
     smp.add_argument("--end", default="2026-11-01", help="exclusive end of the data")
     smp.add_argument("--format", choices=["csv", "csv.gz", "parquet"], default="csv")
+    smp.add_argument("--defects", action="store_true",
+                     help="add a few typical export defects for the data checks to catch")
     smp.add_argument("--out", required=True)
     smp.set_defaults(func=_sample)
 

@@ -210,7 +210,10 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
                 casts[col.name] = value.cast("string")
         elif col.kind == "text":
             if not dtype.is_string():
-                casts[col.name] = value.cast("string")
+                value = value.cast("string")
+                casts[col.name] = value
+            if (name, col.name) == ("surveys", "metric"):
+                casts[col.name] = value.strip().lower()
         elif col.kind == "number":
             if dtype.is_string():
                 casts[col.name] = value.strip().try_cast("float64")
@@ -288,7 +291,14 @@ class RowRule:
 
 
 def _missing(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
-    return lambda t, ctx: t[col].isnull()
+    raw = _raw_name(col)
+
+    def violated(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+        if raw in t.columns:  # text that failed to parse is "unparseable", not "missing"
+            return t[col].isnull() & (t[raw].isnull() | (t[raw].strip() == ""))
+        return t[col].isnull()
+
+    return violated
 
 
 def _unparseable(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:

@@ -14,6 +14,7 @@ Definitions (DESIGN.md):
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import ibis.expr.types as ir
 import numpy as np
@@ -32,8 +33,10 @@ def to_month(month: str | pd.Period | dt.date) -> pd.Period:
     >>> to_month("2026-10")
     Period('2026-10', 'M')
     """
+    if isinstance(month, str) and not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
+        raise ValueError(f"month must look like YYYY-MM, got {month!r}")
     try:
-        return pd.Period(month, freq="M")
+        return pd.Period(month.strip() if isinstance(month, str) else month, freq="M")
     except (ValueError, TypeError) as err:
         raise ValueError(f"month must look like YYYY-MM, got {month!r}") from err
 

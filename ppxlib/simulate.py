@@ -84,12 +84,16 @@ class SimulatedShop:
                 "customers": len(self.customers), "time_unit": "week",
                 "parameters": asdict(self.parameters)}
 
-    def write(self, folder: str | Path, fmt: str = "csv") -> list[Path]:
-        """Write the tables as ``<folder>/<table>.csv`` (or ``.csv.gz``, ``.parquet``)."""
+    def write(self, folder: str | Path, fmt: str = "csv",
+              tables: dict[str, pd.DataFrame] | None = None) -> list[Path]:
+        """Write the tables as ``<folder>/<table>.csv`` (or ``.csv.gz``, ``.parquet``).
+
+        ``tables`` replaces the shop's own tables (e.g. :func:`inject_defects` output).
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, frame in self.tables().items():
+        for name, frame in (tables or self.tables()).items():
             path = folder / f"{name}.{fmt}"
             if fmt == "parquet":
                 frame.to_parquet(path, index=False)
@@ -353,3 +357,67 @@ def _ces(rng, prm, tickets, end64) -> pd.DataFrame:
         "scale_min": 1.0, "scale_max": 7.0, "touchpoint": "support",
         "comment": _comment(rng, score[mask] <= 3),
     })
+
+
+#: Defects :func:`inject_defects` adds: (table, rule) -> rows the validator must exclude.
+INJECTED_DEFECTS = {
+    ("orders", "duplicate_row"): 3,
+    ("orders", "conflicting_order_id"): 4,
+    ("orders", "negative_amount"): 2,
+    ("orders", "missing_customer_id"): 1,
+    ("orders", "future_order_ts"): 1,
+    ("returns", "unknown_order"): 1,
+    ("surveys", "score_outside_scale"): 2,
+    ("surveys", "unknown_metric"): 1,
+    ("tickets", "resolved_before_opened"): 2,
+}
+
+
+def inject_defects(shop: SimulatedShop, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The shop's tables with a few typical export defects added (see :data:`INJECTED_DEFECTS`).
+
+    The defects are what real exports contain: rows exported twice, an order id reused with
+    another amount, refunds booked as negative orders, a missing customer, a mistyped year,
+    an orphan return, survey scores off the scale or under a misspelt metric, and tickets
+    whose resolution time precedes their opening. The committed sample carries them so that
+    its reports show a working data-quality section.
+
+    Examples
+    --------
+    >>> tables = inject_defects(simulate_shop(customers=300, seed=3))
+    >>> len(tables["orders"]) - len(simulate_shop(customers=300, seed=3).orders)
+    9
+    """
+    rng = np.random.default_rng(seed)
+    orders = shop.orders.copy()
+    # Defects go on orders nothing else refers to, so none cascades into another table.
+    referenced = set(shop.returns.order_id) | set(shop.tickets.order_id) | set(
+        shop.surveys.order_id.dropna())
+    free = np.flatnonzero(~orders.order_id.isin(referenced).to_numpy())
+    picks = rng.choice(free, size=9, replace=False)
+    extra = orders.iloc[picks].reset_index(drop=True)
+    extra.loc[3:4, "amount"] = (extra.loc[3:4, "amount"] * 2).round(2)  # id reused, new amount
+    extra.loc[5:8, "order_id"] += np.array([10, 11, 20, 30]) * 1_000_000
+    extra.loc[5:6, "amount"] = -extra.loc[5:6, "amount"]  # refunds booked as orders
+    extra.loc[7, "customer_id"] = None
+    extra.loc[8, "order_ts"] = pd.Timestamp("2036-01-15 10:00:00")  # mistyped year
+    extra.loc[8, ["promised_ts", "delivered_ts"]] = pd.NaT
+    orders = pd.concat([orders, extra], ignore_index=True)
+    orders = orders.sort_values(["order_ts", "order_id"], kind="stable").reset_index(drop=True)
+
+    returns = pd.concat([shop.returns, pd.DataFrame({
+        "order_id": [999_999_999], "return_ts": [pd.Timestamp(shop.start) + pd.Timedelta(days=40)],
+        "amount": [25.0], "reason": ["changed mind"]})], ignore_index=True)
+
+    surveys = shop.surveys.copy()
+    nps_rows = surveys.index[surveys.metric == "nps"][:1]
+    csat_rows = surveys.index[surveys.metric == "csat"][:1]
+    surveys.loc[nps_rows, "score"] = 11.0
+    surveys.loc[csat_rows, "score"] = 6.0
+    surveys.loc[surveys.index[surveys.metric == "csat"][1:2], "metric"] = "cast"
+
+    tickets = shop.tickets.copy()
+    resolved = tickets.index[tickets.resolved_ts.notna()][:2]
+    tickets.loc[resolved, "resolved_ts"] = (tickets.loc[resolved, "opened_ts"]
+                                            - pd.Timedelta(hours=5))
+    return {"orders": orders, "returns": returns, "surveys": surveys, "tickets": tickets}

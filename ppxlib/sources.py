@@ -18,6 +18,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from ibis.backends import BaseBackend
 
 from ppxlib.contract import CONTRACT, TABLES
@@ -218,8 +219,17 @@ def _from_frames(frames: Mapping[str, Any]) -> Dataset:
     tables: dict[str, ir.Table | None] = {}
     for name in TABLES:
         frame = frames.get(name)
-        tables[name] = None if frame is None else con.create_table(name, frame)
+        tables[name] = None if frame is None else con.create_table(name, _typed(frame))
     return Dataset(con, tables, "in-memory frames")
+
+
+def _typed(frame: Any) -> Any:
+    """Give all-null object columns of a pandas frame a type (the engine refuses NULL types)."""
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    untyped = [c for c in frame.columns
+               if frame[c].dtype == object and frame[c].isna().all()]
+    return frame.astype({c: "string" for c in untyped}) if untyped else frame
 
 
 def open(  # noqa: A001 - the public name DESIGN.md promises

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+#: A fixed "now" so that tests do not depend on the day they run.
+AS_OF = dt.datetime(2026, 11, 23)
+
+
+@pytest.fixture
+def small_orders() -> pd.DataFrame:
+    """Five customers over three months, hand-checkable.
+
+    a: Jan 5 (10), Jan 20 (20), Mar 3 (30)   -> repeat buyer
+    b: Feb 1 (40)                             -> one order
+    c: Feb 10 (15), Feb 11 (25)               -> two orders in one month
+    d: Mar 30 (50)                            -> new in March
+    e: Jan 31 (5)                             -> one order
+    """
+    rows = [
+        (1, "a", "2024-01-05 09:00", 10.0),
+        (2, "a", "2024-01-20 18:30", 20.0),
+        (3, "e", "2024-01-31 23:59", 5.0),
+        (4, "b", "2024-02-01 00:00", 40.0),
+        (5, "c", "2024-02-10 12:00", 15.0),
+        (6, "c", "2024-02-11 12:00", 25.0),
+        (7, "a", "2024-03-03 08:00", 30.0),
+        (8, "d", "2024-03-30 10:00", 50.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "amount"])
+    frame["order_ts"] = pd.to_datetime(frame["order_ts"])
+    return frame
