@@ -1,0 +1,94 @@
+"""The simulator produces data whose known truth the workbook's models can recover."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+from conftest import AS_OF
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import summary_data_from_transaction_data
+
+import ppxlib
+from ppxlib.simulate import INJECTED_DEFECTS, ShopParameters, inject_defects, simulate_shop
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return simulate_shop(customers=20_000, seed=5)
+
+
+def test_same_seed_same_tables_other_seed_other_tables():
+    a, b = simulate_shop(customers=500, seed=1), simulate_shop(customers=500, seed=1)
+    for name in a.tables():
+        pd.testing.assert_frame_equal(a.tables()[name], b.tables()[name])
+    c = simulate_shop(customers=500, seed=2)
+    assert not a.orders.amount.equals(c.orders.amount)
+
+
+def test_tables_meet_the_contract_without_exclusions(shop):
+    clean = ppxlib.open(shop.tables()).validate(as_of=AS_OF)
+    assert clean.quality.rows_excluded == 0
+    assert all(clean.quality.tables.present)
+
+
+def test_every_event_lies_inside_the_window(shop):
+    end = pd.Timestamp(shop.end)
+    assert shop.orders.order_ts.min() >= pd.Timestamp(shop.start)
+    for frame, col in [(shop.orders, "order_ts"), (shop.orders, "delivered_ts"),
+                       (shop.returns, "return_ts"), (shop.surveys, "response_ts"),
+                       (shop.tickets, "opened_ts"), (shop.tickets, "resolved_ts")]:
+        assert frame[col].max() < end, col
+    assert shop.orders.customer_id.nunique() == 20_000
+
+
+def test_late_share_is_as_stated(shop):
+    delivered = shop.orders.dropna(subset=["delivered_ts"])
+    late = (delivered.delivered_ts > delivered.promised_ts).mean()
+    assert late == pytest.approx(shop.parameters.late_share, abs=0.01)
+
+
+def test_late_first_delivery_lowers_repurchase(shop):
+    o = shop.orders
+    first = o.drop_duplicates("customer_id").set_index("customer_id")
+    late = first.delivered_ts > first.promised_ts
+    counts = o.groupby("customer_id").size()
+    returned = counts.reindex(first.index) > 1
+    assert returned[~late].mean() - returned[late].mean() > 0.05
+
+
+def test_experience_moves_survey_scores(shop):
+    o = shop.orders.assign(late=shop.orders.delivered_ts > shop.orders.promised_ts)
+    csat = shop.surveys[shop.surveys.metric == "csat"].merge(o[["order_id", "late"]])
+    means = csat.groupby("late").score.mean()
+    assert means[False] - means[True] > 0.5
+    assert shop.tickets.resolved_ts.isna().any() and shop.tickets.resolved_ts.notna().any()
+
+
+def test_bgnbd_and_gamma_gamma_parameters_are_recovered():
+    """100k customers, pure BG/NBD (no late-delivery drop-out): every parameter within 10%."""
+    truth = ShopParameters(late_churn=0.0)
+    shop = simulate_shop(customers=100_000, seed=11, parameters=truth)
+    summary = summary_data_from_transaction_data(
+        shop.orders, "customer_id", "order_ts", "amount",
+        observation_period_end=pd.Timestamp(shop.end), freq="D", freq_multiplier=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = BetaGeoFitter().fit(summary.frequency, summary.recency, summary["T"])
+        repeat = summary[summary.frequency > 0]
+        gg = GammaGammaFitter().fit(repeat.frequency, repeat.monetary_value)
+    for name in ("r", "alpha", "a", "b"):
+        assert bg.params_[name] == pytest.approx(getattr(truth, name), rel=0.10), name
+    assert gg.params_["p"] == pytest.approx(truth.p, rel=0.10)
+    assert gg.params_["q"] == pytest.approx(truth.q, rel=0.10)
+    assert gg.params_["v"] == pytest.approx(truth.gamma, rel=0.10)
+
+
+def test_injected_defects_are_exactly_what_validation_excludes():
+    shop = simulate_shop(customers=1_000, seed=3)
+    clean = ppxlib.open(inject_defects(shop, seed=3)).validate(as_of=AS_OF)
+    found = {(r.table, r.rule): r.rows for r in clean.quality.exclusions.itertuples()}
+    assert found == INJECTED_DEFECTS
+    # Copies and bad rows go, and so do the two genuine orders whose ids were reused.
+    assert clean.orders.count().execute() == len(shop.orders) - 2
