@@ -163,14 +163,14 @@ def run_report(
     RunResult
     """
     source_text = os.fspath(source)
+    if Path(source_text).exists():  # notebooks run in their own folder: pass absolute paths
+        source_text = str(Path(source_text).resolve())
     masked = mask_secrets(source_text)
     env = {}
     if masked != source_text:
         env[SECRET_ENV] = source_text
         source_param = f"env:{SECRET_ENV}"
     else:
-        source_text = str(Path(source_text).resolve()) if Path(source_text).exists() \
-            else source_text
         source_param = source_text
 
     if month is None:

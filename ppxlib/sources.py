@@ -37,7 +37,7 @@ def mask_secrets(text: str) -> str:
     """
     text = re.sub(r"(//[^/:@\s]+:)[^@/\s]+@", r"\1***@", text)
     return re.sub(
-        r"(?i)\b(password|passwd|pwd|token|secret|api_key|apikey|access_key|key)=([^&\s;]+)",
+        r"(?i)\b([\w.-]*(?:password|passwd|pwd|token|secret|key)[\w.-]*)=([^&\s;]+)",
         r"\1=***",
         text,
     )

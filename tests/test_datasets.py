@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from conftest import AS_OF, SAMPLE
 
 import ppxlib
 from ppxlib.datasets import cdnow, cdnow_sample, sample_path
 from ppxlib.simulate import INJECTED_DEFECTS
+
+from conftest import AS_OF, SAMPLE
 
 
 def test_cdnow_has_the_published_size():

@@ -6,12 +6,13 @@ import warnings
 
 import pandas as pd
 import pytest
-from conftest import AS_OF
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import summary_data_from_transaction_data
 
 import ppxlib
 from ppxlib.simulate import INJECTED_DEFECTS, ShopParameters, inject_defects, simulate_shop
+
+from conftest import AS_OF
 
 
 @pytest.fixture(scope="module")

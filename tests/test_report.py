@@ -1,0 +1,172 @@
+"""The report runner: notebooks executed with papermill, HTML without code, manifest, index."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import nbformat
+import pandas as pd
+import pytest
+
+import ppxlib
+from ppxlib.kpis import headline_kpis
+from ppxlib.report import run_report, write_index
+from ppxlib.simulate import simulate_shop
+
+from conftest import SAMPLE
+
+AS_OF = "2026-11-23T00:00:00"
+
+
+def _text(page: str) -> str:
+    """The visible text of an HTML page, tags removed and entities decoded."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    result = run_report(SAMPLE, out=out, as_of=AS_OF, progress=False)
+    return out, result
+
+
+def test_sample_run_renders_every_notebook_into_the_month_folder(sample_run):
+    out, result = sample_run
+    assert result.label == "2026-10"  # the last complete month of the sample
+    assert result.failed == []
+    assert (out / "index.html").exists()
+    assert (out / "2026-10" / "00_overview.html").exists()
+    assert (out / "2026-10" / "notebooks" / "00_overview.ipynb").exists()
+    assert not list(out.glob(".staging-*")) and not list(out.glob(".old-*"))
+
+
+def test_html_has_no_code_no_scripts_and_stays_small(sample_run):
+    out, _ = sample_run
+    for page in (out / "2026-10").glob("*.html"):
+        text = page.read_text()
+        assert "<script" not in text.lower(), page.name
+        assert "import ppxlib" not in text and "nb.takeaway(" not in text, page.name
+        assert "cdnjs" not in text and "mathjax" not in text.lower(), page.name
+        assert page.stat().st_size < 2 * 2**20, page.name
+        assert 'src="data:image/png;base64' in text, page.name  # figures inlined
+
+
+def test_manifest_records_parameters_status_versions_and_the_kpis(sample_run):
+    out, _ = sample_run
+    manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["month"] == "2026-10"
+    assert manifest["parameters"]["as_of"] == AS_OF
+    assert {"ppxlib", "pandas", "duckdb", "papermill", "nbconvert"} <= set(manifest["versions"])
+    overview = next(n for n in manifest["notebooks"] if n["name"] == "00_overview")
+    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
+    expected = headline_kpis(clean.orders, "2026-10").set_index("kpi")["value"]
+    for kpi, value in expected.items():
+        assert overview["metrics"][kpi] == pytest.approx(value, rel=1e-12), kpi
+    assert overview["metrics"]["rows_excluded"] == clean.quality.rows_excluded == 17
+
+
+def test_overview_shows_the_data_quality_tally(sample_run):
+    out, _ = sample_run
+    text = (out / "2026-10" / "00_overview.html").read_text()
+    assert "exact copy of an earlier row" in text
+    assert "amount is negative" in text
+    assert "order_id used by rows with different contents" in text
+    assert "17 of" in text  # the takeaway counts what was set aside
+    assert "In October 2026," in text
+
+
+def test_executed_notebook_got_the_parameters(sample_run):
+    out, _ = sample_run
+    nb = nbformat.read(out / "2026-10" / "notebooks" / "00_overview.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "month = \"2026-10\"" in injected.source
+    assert re.search(r"source = \".*data/sample\"", injected.source)
+
+
+@pytest.fixture(scope="module")
+def broken_shop(tmp_path_factory):
+    """A folder with duplicate order ids and negative amounts."""
+    folder = tmp_path_factory.mktemp("broken")
+    shop = simulate_shop(customers=400, seed=9, start="2025-01-01", end="2025-07-01")
+    orders = pd.concat([shop.orders, shop.orders.head(2),
+                        shop.orders.iloc[[5]].assign(amount=-20.0, order_id=1)])
+    orders.to_csv(folder / "orders.csv", index=False)
+    return folder
+
+
+def test_a_failing_notebook_leaves_the_others_and_the_index_intact(broken_shop, tmp_path):
+    good = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    bad = tmp_path / "99_broken.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3",
+                                                           "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("source = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("raise RuntimeError('boom in the report')")]
+    nbformat.write(nb, bad)
+    out = tmp_path / "out"
+    result = run_report(broken_shop, out=out, notebooks=[good, bad], as_of=AS_OF,
+                        progress=False)
+    assert result.failed == ["99_broken"]
+    assert result.label == "2025-06"
+    index = (out / "index.html").read_text()
+    assert "99_broken" in index and "boom in the report" in index
+    assert 'href="2025-06/00_overview.html"' in index
+    failed_html = (out / "2025-06" / "99_broken.html").read_text()
+    assert "boom in the report" in failed_html  # the error is shown in its report
+    manifest = json.loads((out / "2025-06" / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    # the good report lists the broken rows
+    overview = _text((out / "2025-06" / "00_overview.html").read_text())
+    assert "orders: 2 rows (0.34%) — exact copy of an earlier row" in overview
+    assert "orders: 1 row (0.17%) — amount is negative" in overview
+
+
+def test_rerunning_a_month_replaces_it_and_the_index_lists_every_month(tmp_path):
+    shop = simulate_shop(customers=200, seed=4, start="2025-01-01", end="2025-04-01")
+    shop.write(tmp_path / "shop")
+    out = tmp_path / "out"
+    good = [ppxlib.report.default_notebook_dir() / "00_overview.ipynb"]
+    run_report(tmp_path / "shop", out=out, month="2025-02", notebooks=good, as_of=AS_OF,
+               progress=False)
+    (out / "2025-02" / "stale.txt").write_text("left from the first run")
+    run_report(tmp_path / "shop", out=out, month="2025-02", notebooks=good, as_of=AS_OF,
+               progress=False)
+    run_report(tmp_path / "shop", out=out, month="2025-03", notebooks=good, as_of=AS_OF,
+               progress=False)
+    assert not (out / "2025-02" / "stale.txt").exists()
+    index = (out / "index.html").read_text()
+    assert index.index("2025-03") < index.index("2025-02")  # newest first
+    assert sorted(p.name for p in out.iterdir()) == ["2025-02", "2025-03", "index.html"]
+
+
+def test_index_escapes_labels_and_errors(tmp_path):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({
+        "label": "<b>x</b>", "status": "failed", "started_utc": "",
+        "notebooks": [{"name": "n", "status": "failed", "html": None,
+                       "error": "<img src=x onerror=alert(1)>"}]}))
+    text = write_index(tmp_path).read_text()
+    assert "<img" not in text and "&lt;img" in text and "<b>x</b>" not in text
+
+
+def test_a_secret_in_the_source_never_reaches_any_output(tmp_path):
+    """A source string holding a token goes to the notebooks by environment variable only.
+
+    (A folder whose name carries the token stands in for a warehouse URL: it is a source
+    that really opens here, and the masking does not care which kind it is.)
+    """
+    shop = simulate_shop(customers=150, seed=2, start="2025-01-01", end="2025-03-01")
+    source = tmp_path / "access_token=hunter2"
+    shop.write(source)
+    out = tmp_path / "out"
+    good = [ppxlib.report.default_notebook_dir() / "00_overview.ipynb"]
+    result = run_report(source, out=out, notebooks=good, month="2025-02", as_of=AS_OF,
+                        progress=False)
+    assert result.failed == []
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert "hunter2" not in path.read_text(errors="replace"), path
+    assert result.manifest["parameters"]["source"].endswith("access_token=***")
