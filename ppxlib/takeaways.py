@@ -62,9 +62,11 @@ def data_quality(quality) -> str:
     excluded = int(tables.rows_excluded.sum())
     if not excluded:
         return f"All {read:,} rows passed the data checks; nothing was set aside."
-    worst = quality.exclusions.sort_values("rows", ascending=False).iloc[0]
-    return (f"{excluded:,} of {read:,} rows ({excluded / read:.1%}) were set aside; the largest "
-            f"group is {worst.table} with {worst.rows:,} rows where {worst.reason}.")
+    worst = quality.exclusions.sort_values("rows", ascending=False, kind="stable").iloc[0]
+    checks = len(quality.exclusions)
+    return (f"{excluded:,} of {read:,} rows ({excluded / read:.1%}) were set aside by "
+            f"{checks} check{'s' if checks != 1 else ''}; the largest group is in "
+            f"{worst.table} ({worst.rows:,} rows): {worst.reason}.")
 
 
 def headline(kpis: pd.DataFrame, month: pd.Period, currency: str = "") -> str:

@@ -124,6 +124,8 @@ def _rows(n: int) -> str:
 
 
 def _short(value: object, limit: int = 40) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
