@@ -1,0 +1,233 @@
+"""Acquisition cohorts: who comes back k periods after their first order, and what they spend.
+
+A customer's cohort is the period (week, month or quarter) of their first order. Period k of a
+cohort is the k-th period after it (k = 0 is the acquisition period). Two retention modes:
+
+* ``"returned"``: the share of the cohort that ordered in period k;
+* ``"rolling"``: the share that ordered in period k *or later* (up to the observation end).
+
+Cells the observation window has not reached are missing (NaN), never zero: period k of
+cohort c is reached when the whole period c + k ends on or before ``observation_end``.
+
+The heavy part (one pass over the orders to customer × period, then a join and a group-by)
+runs in the engine; only cohort × period cells come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis import _
+from statsmodels.stats.proportion import proportion_confint
+
+from ppxlib.periods import check_period, index_of, period_index, to_period
+
+MODES = ("returned", "rolling")
+MISSING_GROUP = "(missing)"
+
+
+def default_observation_end(orders: ir.Table, datetime_col: str = "order_ts") -> pd.Timestamp:
+    """Midnight after the latest order: the data is taken to cover the latest order's day."""
+    latest = pd.Timestamp(orders[datetime_col].max().execute())
+    if pd.isna(latest):
+        raise ValueError("orders is empty: there is nothing to compute")
+    return latest.normalize() + pd.Timedelta(days=1)
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95):
+    """Wilson score interval for proportions (NaN where ``trials`` is 0).
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(5, 10)
+    >>> round(float(low), 4), round(float(high), 4)
+    (0.2366, 0.7634)
+    """
+    successes = np.asarray(successes, dtype=float)
+    trials = np.asarray(trials, dtype=float)
+    safe = np.where(trials > 0, trials, 1)
+    low, high = proportion_confint(successes, safe, alpha=1 - confidence, method="wilson")
+    low = np.where(trials > 0, low, np.nan)
+    high = np.where(trials > 0, high, np.nan)
+    return low, high
+
+
+def _customer_periods(orders, period, observation_end, customer_id_col, datetime_col,
+                      amount_col, by):
+    """Engine side: one row per customer and period with an order, plus the cohort."""
+    o = orders.filter(orders[datetime_col] < observation_end)
+    o = o.mutate(_period=period_index(o[datetime_col], period))
+    per_period = o.group_by([customer_id_col, "_period"]).aggregate(_revenue=_[amount_col].sum())
+    firsts = per_period.group_by(customer_id_col).aggregate(_cohort=_._period.min())
+    if by:
+        group = o.group_by(customer_id_col).aggregate(
+            _group=o[by].cast("string").argmin(o[datetime_col]))
+        firsts = firsts.join(group, customer_id_col)
+    joined = per_period.join(firsts, customer_id_col)
+    return joined.mutate(_k=joined._period - joined._cohort)
+
+
+def cohort_retention(
+    orders: ir.Table,
+    period: str = "M",
+    by: str | None = None,
+    mode: str = "returned",
+    observation_end: dt.datetime | str | None = None,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "order_ts",
+    amount_col: str = "amount",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Retention of acquisition cohorts, with Wilson intervals and revenue retention.
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        Clean orders.
+    period : {"M", "W", "Q"}
+        Cohort and period length: month (default), ISO week, or quarter.
+    by : str, optional
+        Split cohorts by this column of each customer's first order (e.g. ``"channel"``).
+    mode : {"returned", "rolling"}
+        "returned in period k" or "returned in period k or later".
+    observation_end : datetime, optional
+        Exclusive end of the data; orders at or after it are ignored. Default: midnight after
+        the latest order.
+    customer_id_col, datetime_col, amount_col : str
+        Column names.
+    confidence : float
+        Level of the Wilson intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort (× group) and period number k, including unreached cells:
+
+        ``cohort`` (Period), ``group`` (only with ``by``), ``period_number`` (k),
+        ``cohort_size``, ``customers`` (ordered in k, or in k or later for "rolling"),
+        ``rate``, ``rate_low``, ``rate_high``, ``revenue`` (in period k),
+        ``revenue_retention`` (revenue in k / revenue in period 0),
+        ``cumulative_revenue_per_customer`` (revenue in periods 0..k / cohort size),
+        ``reached`` (bool). Value columns are NaN where ``reached`` is False.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 20.0],
+    ...     "order_ts": pd.to_datetime(["2024-01-03", "2024-02-10", "2024-01-20"])}))
+    >>> r = cohort_retention(orders, observation_end="2024-03-01")
+    >>> r.customers.tolist(), r.rate.tolist()
+    ([2.0, 1.0], [1.0, 0.5])
+    """
+    period = check_period(period)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if by is not None and by not in orders.columns:
+        raise ValueError(f"orders has no column {by!r} to split cohorts by")
+    end = (pd.Timestamp(observation_end) if observation_end is not None
+           else default_observation_end(orders, datetime_col))
+    last_reached = index_of(end, period) - 1  # the last period that ends by observation_end
+
+    rows = _customer_periods(orders, period, end.to_pydatetime(), customer_id_col,
+                             datetime_col, amount_col, by)
+    keys = ["_cohort"] + (["_group"] if by else [])
+    cells = rows.group_by(keys + ["_k"]).aggregate(customers=_.count(),
+                                                   revenue=_._revenue.sum()).to_pandas()
+    if mode == "rolling":
+        last = rows.group_by([customer_id_col] + keys).aggregate(_kmax=_._k.max())
+        reach = last.group_by(keys + ["_kmax"]).aggregate(n=_.count()).to_pandas()
+    columns = ["cohort"] + (["group"] if by else []) + [
+        "period_number", "cohort_size", "customers", "rate", "rate_low", "rate_high", "revenue",
+        "revenue_retention", "cumulative_revenue_per_customer", "reached"]
+    if cells.empty:
+        return pd.DataFrame(columns=columns)
+    if by:
+        cells["_group"] = cells["_group"].fillna(MISSING_GROUP)
+        if mode == "rolling":
+            reach["_group"] = reach["_group"].fillna(MISSING_GROUP)
+
+    frames = []
+    for key, cell in cells.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        cohort = int(key[0])
+        horizon = max(last_reached - cohort, 0)
+        grid = pd.DataFrame({"_k": np.arange(horizon + 1)})
+        grid = grid.merge(cell[["_k", "customers", "revenue"]], on="_k", how="left")
+        grid[["customers", "revenue"]] = grid[["customers", "revenue"]].fillna(0)
+        size = int(grid.loc[grid._k == 0, "customers"].iloc[0])
+        if mode == "rolling":
+            mask = reach._cohort == cohort
+            if by:
+                mask &= reach._group == key[1]
+            counts = reach[mask].set_index("_kmax")["n"].reindex(grid._k, fill_value=0)
+            grid["customers"] = counts[::-1].cumsum()[::-1].to_numpy()
+        revenue0 = float(grid.loc[grid._k == 0, "revenue"].iloc[0])
+        frame = pd.DataFrame({
+            "cohort": to_period(cohort, period),
+            "period_number": grid._k.astype(int),
+            "cohort_size": size,
+            "customers": grid.customers.astype(float),
+            "revenue": grid.revenue.astype(float),
+        })
+        if by:
+            frame.insert(1, "group", key[1])
+        frame["rate"] = frame.customers / size
+        frame["rate_low"], frame["rate_high"] = wilson_interval(frame.customers, size,
+                                                                confidence)
+        frame["revenue_retention"] = frame.revenue / revenue0 if revenue0 else np.nan
+        frame["cumulative_revenue_per_customer"] = frame.revenue.cumsum() / size
+        frame["reached"] = cohort + frame.period_number <= last_reached
+        frames.append(frame)
+    result = pd.concat(frames, ignore_index=True)
+    value_cols = ["customers", "rate", "rate_low", "rate_high", "revenue", "revenue_retention",
+                  "cumulative_revenue_per_customer"]
+    result.loc[~result.reached, value_cols] = np.nan
+    result = result[result.reached | (result.period_number == 0)]
+    return result[columns].reset_index(drop=True)
+
+
+def cohort_matrix(retention: pd.DataFrame, value: str = "rate", group: str | None = None
+                  ) -> pd.DataFrame:
+    """Pivot :func:`cohort_retention` output to cohorts × period numbers (NaN = not reached).
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 20.0],
+    ...     "order_ts": pd.to_datetime(["2024-01-03", "2024-02-10", "2024-02-20"])}))
+    >>> cohort_matrix(cohort_retention(orders, observation_end="2024-03-01")).to_numpy().tolist()
+    [[1.0, 1.0], [1.0, nan]]
+    """
+    frame = retention if group is None else retention[retention["group"] == group]
+    return frame.pivot(index="cohort", columns="period_number", values=value)
+
+
+def pooled_retention(retention: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Retention by period number pooled over every cohort (and group) that reached it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period_number, cohorts, cohort_size, customers, rate, rate_low, rate_high`` where
+        ``cohort_size`` sums the sizes of the cohorts that reached the period.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"period_number": [0, 1, 0], "cohort_size": [10, 10, 30],
+    ...                       "customers": [10, 4, 30], "reached": [True, True, True]})
+    >>> pooled_retention(frame)[["period_number", "cohort_size", "rate"]].values.tolist()
+    [[0.0, 40.0, 1.0], [1.0, 10.0, 0.4]]
+    """
+    reached = retention[retention["reached"]]
+    pooled = reached.groupby("period_number").agg(
+        cohorts=("customers", "size"), cohort_size=("cohort_size", "sum"),
+        customers=("customers", "sum")).reset_index()
+    pooled["rate"] = pooled.customers / pooled.cohort_size
+    pooled["rate_low"], pooled["rate_high"] = wilson_interval(pooled.customers,
+                                                              pooled.cohort_size, confidence)
+    return pooled
