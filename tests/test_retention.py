@@ -1,0 +1,88 @@
+"""The seeds' period metrics against their definitions, computed the slow way."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from ppxlib.retention import period_metrics, window_metrics
+from ppxlib.simulate import simulate_shop
+
+W = 120  # a short activity window makes lost and reactivated customers common
+
+
+@pytest.fixture(scope="module")
+def orders():
+    shop = simulate_shop(customers=700, seed=33, start="2024-01-01", end="2025-07-01")
+    return shop.orders[["order_id", "customer_id", "order_ts", "amount"]]
+
+
+@pytest.fixture(scope="module")
+def metrics(orders):
+    return period_metrics(ibis.memtable(orders), "2025-06", activity_window_days=W)
+
+
+def _customers_at(orders: pd.DataFrame, instant: pd.Timestamp, days: int = W) -> set:
+    window = orders[(orders.order_ts >= instant - pd.Timedelta(days=days))
+                    & (orders.order_ts < instant)]
+    return set(window.customer_id)
+
+
+def test_counts_match_the_definitions(orders, metrics):
+    firsts = orders.groupby("customer_id").order_ts.min().dt.to_period("M")
+    for row in metrics.itertuples():
+        s_set = _customers_at(orders, row.month.start_time)
+        e_set = _customers_at(orders, (row.month + 1).start_time)
+        new = set(firsts[firsts == row.month].index)
+        assert row.customers_start == len(s_set), row.month
+        assert row.customers_end == len(e_set), row.month
+        assert row.new_customers == len(new), row.month
+        assert row.lost == len(s_set - e_set), row.month
+        assert row.reactivated == len(e_set - s_set - new), row.month
+        end = (row.month + 1).start_time
+        window = orders[(orders.order_ts >= end - pd.Timedelta(days=W)) & (orders.order_ts < end)]
+        assert row.repeat_customers == int((window.groupby("customer_id").size() >= 2).sum())
+        assert row.orders_window == len(window)
+        assert row.revenue_window == pytest.approx(window.amount.sum())
+
+
+def test_the_two_retention_rates_differ_by_the_reactivated(metrics):
+    m = metrics[metrics.customers_start > 0]
+    assert (m.reactivated > 0).any()  # the difference is real on this data
+    np.testing.assert_allclose(m.retention_rate - m.retention_rate_exact, m.reactivation_rate)
+    np.testing.assert_array_equal(m.customers_end,
+                                  m.customers_start - m.lost + m.new_customers + m.reactivated)
+    np.testing.assert_allclose(m.churn_rate, 1 - m.retention_rate)
+
+
+def test_first_month_has_no_rates(metrics):
+    first = metrics.iloc[0]
+    assert first.customers_start == 0 and np.isnan(first.retention_rate)
+
+
+def test_simple_clv_is_the_product_of_its_stated_factors(metrics):
+    last = metrics.iloc[-1]
+    churn = metrics.churn_rate_exact.iloc[-12:].mean()
+    assert last.lifespan_months == pytest.approx(1 / churn)
+    assert last.frequency_per_month == pytest.approx(
+        last.orders_window / last.customers_end / (W / 30.4375))
+    assert last.simple_clv == pytest.approx(
+        last.aov_window * last.frequency_per_month * last.lifespan_months)
+
+
+def test_window_metrics_by_hand(small_orders):
+    got = window_metrics(ibis.memtable(small_orders), dt.datetime(2024, 1, 1),
+                         dt.datetime(2024, 3, 1))
+    # Jan-Feb: a (2 orders, 30), b (40), c (2 orders, 40), e (5): 6 orders, 115 revenue.
+    assert got == {"customers": 4, "orders": 6, "revenue": 115.0, "aov": 115 / 6,
+                   "purchase_frequency": 1.5, "repeat_customers": 2,
+                   "repeat_purchase_rate": 0.5}
+
+
+def test_window_must_be_positive(orders):
+    with pytest.raises(ValueError, match="at least 1"):
+        period_metrics(ibis.memtable(orders), "2025-06", activity_window_days=0)
