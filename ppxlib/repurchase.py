@@ -1,0 +1,191 @@
+"""Time from a customer's first order to their second, as a survival curve.
+
+Each customer contributes the days from their first order to their next order on a later
+instant; customers who have not reordered are censored at the observation end (they may
+still come back). Kaplan-Meier curves come from :mod:`lifelines`, comparisons from its
+log-rank test. The per-customer durations are computed in the engine; only one row per
+customer comes back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis import _
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+
+from ppxlib.cohorts import MISSING_GROUP, default_observation_end
+
+HORIZONS = (30, 90, 180)
+SECONDS_PER_DAY = 86_400.0
+
+
+def second_order_durations(
+    orders: ir.Table,
+    observation_end: dt.datetime | str | None = None,
+    by: str | None = None,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "order_ts",
+) -> pd.DataFrame:
+    """Days from each customer's first order to their second, or to the observation end.
+
+    Parameters
+    ----------
+    by : str, optional
+        A column of the first order to group by (``"channel"``), or ``"cohort"`` for the
+        first order's month.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer: ``customer_id``, ``days`` (float), ``reordered`` (bool; False =
+        censored) and ``group`` when ``by`` is given.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"],
+    ...     "order_ts": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-21"])}))
+    >>> d = second_order_durations(orders, observation_end="2024-01-31")
+    >>> d.sort_values("customer_id")[["days", "reordered"]].values.tolist()
+    [[10.0, True], [10.0, False]]
+    """
+    end = (pd.Timestamp(observation_end) if observation_end is not None
+           else default_observation_end(orders, datetime_col))
+    o = orders.filter(orders[datetime_col] < end.to_pydatetime())
+    o = o.mutate(_cust=o[customer_id_col], _ts=o[datetime_col])
+    aggregates = {"first_ts": _._ts.min()}
+    if by == "cohort":
+        aggregates["group"] = _._ts.min().truncate("M")
+    elif by is not None:
+        if by not in orders.columns:
+            raise ValueError(f"orders has no column {by!r} to group by")
+        aggregates["group"] = o[by].cast("string").argmin(o._ts)
+    firsts = o.group_by("_cust").aggregate(**aggregates)
+    later = o.join(firsts, "_cust").filter(lambda t: t._ts > t.first_ts)
+    seconds = later.group_by("_cust").aggregate(second_ts=_._ts.min())
+    joined = firsts.left_join(seconds, "_cust")
+    columns = {"customer_id": joined._cust, "first_ts": joined.first_ts,
+               "second_ts": joined.second_ts}
+    if by is not None:
+        columns["group"] = joined.group
+    frame = joined.select(**columns).to_pandas()
+    stop = frame.second_ts.fillna(end)
+    frame["days"] = (stop - frame.first_ts).dt.total_seconds() / SECONDS_PER_DAY
+    frame["reordered"] = frame.second_ts.notna()
+    out = ["customer_id", "days", "reordered"]
+    if by is not None:
+        if by == "cohort":
+            frame["group"] = pd.to_datetime(frame["group"]).dt.to_period("M").astype(str)
+        frame["group"] = frame["group"].fillna(MISSING_GROUP).astype(str)
+        out.append("group")
+    return frame[out].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _fit(durations: pd.DataFrame, confidence: float) -> KaplanMeierFitter:
+    kmf = KaplanMeierFitter(alpha=1 - confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kmf.fit(durations.days, event_observed=durations.reordered)
+    return kmf
+
+
+def reorder_curve(durations: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Share of customers who have reordered by each day (1 - Kaplan-Meier survival).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group`` (when present), ``days``, ``reordered_share``, ``low``, ``high``,
+        ``at_risk``.
+    """
+    frames = []
+    groups = durations.groupby("group", sort=True) if "group" in durations else [(None,
+                                                                                    durations)]
+    for group, part in groups:
+        kmf = _fit(part, confidence)
+        survival = kmf.survival_function_.iloc[:, 0]
+        ci = kmf.confidence_interval_survival_function_
+        frame = pd.DataFrame({
+            "days": survival.index.to_numpy(dtype=float),
+            "reordered_share": 1 - survival.to_numpy(),
+            "low": 1 - ci.iloc[:, 1].to_numpy(),
+            "high": 1 - ci.iloc[:, 0].to_numpy(),
+            "at_risk": kmf.event_table["at_risk"].reindex(survival.index).to_numpy(),
+        })
+        if group is not None:
+            frame.insert(0, "group", group)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def reorder_summary(durations: pd.DataFrame, horizons: tuple[int, ...] = HORIZONS,
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """Median days to the second order and the share reordering within each horizon.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (or one row): ``customers``, ``reordered``, ``median_days`` (NaN
+        when fewer than half have reordered: "not reached"), ``median_low``,
+        ``median_high`` and for each horizon h ``within_h``, ``within_h_low``,
+        ``within_h_high``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"days": [5.0, 10.0, 40.0, 100.0], "reordered": [True, True, True,
+    ...                                                                   False]})
+    >>> s = reorder_summary(d, horizons=(30,))
+    >>> float(s.within_30[0]), float(s.median_days[0])
+    (0.5, 10.0)
+    """
+    from lifelines.utils import median_survival_times
+
+    rows = []
+    groups = durations.groupby("group", sort=True) if "group" in durations else [(None,
+                                                                                    durations)]
+    for group, part in groups:
+        kmf = _fit(part, confidence)
+        row = {"customers": len(part), "reordered": int(part.reordered.sum())}
+        if group is not None:
+            row = {"group": group, **row}
+        median = kmf.median_survival_time_
+        row["median_days"] = float(median) if np.isfinite(median) else np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ci = median_survival_times(kmf.confidence_interval_survival_function_)
+        low, high = ci.iloc[0, 0], ci.iloc[0, 1]
+        row["median_low"] = float(low) if np.isfinite(low) else np.nan
+        row["median_high"] = float(high) if np.isfinite(high) else np.nan
+        bounds = kmf.confidence_interval_survival_function_
+        for h in horizons:
+            surv = float(kmf.survival_function_at_times(h).iloc[0])
+            idx = bounds.index[bounds.index <= h]
+            at = idx.max() if len(idx) else bounds.index.min()
+            row[f"within_{h}"] = 1 - surv
+            row[f"within_{h}_low"] = 1 - float(bounds.loc[at].iloc[1])
+            row[f"within_{h}_high"] = 1 - float(bounds.loc[at].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_groups(durations: pd.DataFrame) -> dict:
+    """Log-rank test that the groups' time-to-reorder curves are the same.
+
+    Returns
+    -------
+    dict
+        ``test_statistic``, ``p_value``, ``degrees_of_freedom``, ``groups``.
+    """
+    if "group" not in durations or durations.group.nunique() < 2:
+        raise ValueError("need durations with at least two groups to compare")
+    result = multivariate_logrank_test(durations.days, durations.group, durations.reordered)
+    return {"test_statistic": float(result.test_statistic), "p_value": float(result.p_value),
+            "degrees_of_freedom": int(result.degrees_of_freedom),
+            "groups": int(durations.group.nunique())}
