@@ -30,7 +30,8 @@ STYLE = """
 .ppx-up{color:#3a7d44}.ppx-down{color:#d1495b}.ppx-flat{color:#777}
 table.ppx{border-collapse:collapse;margin:.4em 0 1em;font-size:.92em}
 table.ppx th,table.ppx td{border-bottom:1px solid #e3e3e3;padding:.25em .7em;text-align:right}
-table.ppx th:first-child,table.ppx td:first-child{text-align:left}
+table.ppx th:first-child,table.ppx td:first-child,table.ppx .t{text-align:left}
+table.ppx th{vertical-align:bottom} table.ppx td:first-child{white-space:nowrap}
 .ppx-quality table{border-collapse:collapse;font-size:.9em;margin:.3em 0}
 .ppx-quality td,.ppx-quality th{border-bottom:1px solid #e3e3e3;padding:.2em .6em}
 .ppx-notice{background:#fff6e5;border:1px solid #f0c36d;padding:.4em .8em;border-radius:4px}
@@ -132,16 +133,26 @@ def kpi_cards_html(kpis: pd.DataFrame, previous_label: str, currency: str = "") 
 
 
 def table_html(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | None = None,
-               max_rows: int = 200) -> str:
-    """An HTML table with every cell escaped and optional per-column formatters."""
+               labels: Mapping[str, str] | None = None, max_rows: int = 200) -> str:
+    """An HTML table with every cell escaped, per-column formatters and header labels.
+
+    Text columns are left-aligned, numbers right-aligned; missing values show as "–".
+    """
     formats = formats or {}
-    head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
+    labels = labels or {}
+    text_cols = {c for c in frame.columns
+                 if frame[c].dtype == object and c not in formats}
+    head = "".join(
+        f'<th{" class=t" if c in text_cols else ""}>{html_text(labels.get(c, c))}</th>'
+        for c in frame.columns)
     body = []
     for row in frame.head(max_rows).itertuples(index=False):
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
-            text = formats[col](value) if col in formats else value
-            cells.append(f"<td>{html_text(text)}</td>")
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            text = "–" if missing else formats[col](value) if col in formats else value
+            css = " class=t" if col in text_cols else ""
+            cells.append(f"<td{css}>{html_text(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="ppx-meta">{len(frame) - max_rows:,} more rows not shown.</p>'
             if len(frame) > max_rows else "")

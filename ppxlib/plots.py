@@ -81,3 +81,184 @@ def monthly_orders_revenue(monthly: pd.DataFrame, month: pd.Period | None = None
         ax.grid(axis="x", visible=False)
     fig.align_ylabels()
     return fig
+
+
+def _percent(ax, axis: str = "y", decimals: int = 0) -> None:
+    getattr(ax, f"{axis}axis").set_major_formatter(mticker.PercentFormatter(1.0, decimals))
+
+
+def _empty(message: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(9, 1.2))
+    ax.axis("off")
+    ax.text(0.0, 0.5, message, fontsize=11, color=PALETTE["text"], va="center")
+    return fig
+
+
+def cohort_heatmap(matrix: pd.DataFrame, value_label: str = "share of cohort ordering",
+                   percent: bool = True, max_cohorts: int = 18, max_periods: int = 12,
+                   title: str = "Retention by acquisition cohort") -> Figure:
+    """Heatmap of a cohort × period matrix (NaN = not reached yet, left blank).
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        :func:`ppxlib.cohorts.cohort_matrix` output.
+    """
+    import numpy as np
+
+    if matrix.empty or matrix.shape[1] < 2:
+        return _empty("No cohort has reached its second period yet.")
+    m = matrix.iloc[-max_cohorts:, : max_periods + 1]
+    values = m.to_numpy(dtype=float)
+    shown = values.copy()
+    shown[:, 0] = np.nan  # period 0 is 100% by definition; colour the rest
+    fig, ax = plt.subplots(figsize=(9.5, 0.32 * len(m) + 1.4))
+    finite = shown[np.isfinite(shown)]
+    vmax = float(np.nanpercentile(finite, 98)) if finite.size else 1.0
+    image = ax.imshow(shown, aspect="auto", cmap="Blues", vmin=0, vmax=vmax or 1.0)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if np.isfinite(v):
+                text = f"{v:.0%}" if percent else f"{v:,.0f}"
+                dark = np.isfinite(shown[i, j]) and shown[i, j] > 0.6 * vmax
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="white" if dark else PALETTE["text"])
+    ax.set_xticks(range(m.shape[1]))
+    ax.set_xticklabels([str(c) for c in m.columns])
+    ax.set_yticks(range(len(m)))
+    ax.set_yticklabels([str(p) for p in m.index], fontsize=9)
+    ax.set_xlabel("periods since first order (0 = acquisition period)")
+    ax.set_ylabel("cohort (first order)")
+    ax.grid(False)
+    ax.set_title(title)
+    bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
+    bar.set_label(value_label)
+    if percent:
+        bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, 0))
+    return fig
+
+
+def retention_curve(pooled: pd.DataFrame, unit: str = "month",
+                    title: str = "Share of a cohort ordering k periods after acquisition"
+                    ) -> Figure:
+    """Pooled retention by period number with its Wilson interval (period 0 left out)."""
+    data = pooled[pooled.period_number >= 1]
+    if data.empty:
+        return _empty("No cohort is old enough to show retention yet.")
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    ax.fill_between(data.period_number, data.rate_low, data.rate_high,
+                    color=PALETTE["primary"], alpha=0.2, lw=0, label="95% interval")
+    ax.plot(data.period_number, data.rate, color=PALETTE["primary"], marker="o", ms=4,
+            label="all cohorts pooled")
+    ax.set_xlabel(f"{unit}s since first order")
+    ax.set_ylabel("share of cohort ordering")
+    ax.set_ylim(bottom=0)
+    _percent(ax)
+    ax.legend(loc="upper right")
+    ax.set_title(title)
+    return fig
+
+
+def cumulative_revenue(retention: pd.DataFrame, cohorts: int = 12, currency: str = "",
+                       unit: str = "month") -> Figure:
+    """Cumulative revenue per acquired customer by cohort (the latest ``cohorts``)."""
+    import matplotlib as mpl
+
+    reached = retention[retention.reached]
+    if reached.empty or reached.period_number.max() < 1:
+        return _empty("No cohort has reached its second period yet.")
+    keep = sorted(reached.cohort.unique())[-cohorts:]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    cmap = mpl.colormaps["Blues"]
+    for i, cohort in enumerate(keep):
+        part = reached[reached.cohort == cohort]
+        colour = cmap(0.35 + 0.65 * (i + 1) / len(keep))
+        ax.plot(part.period_number, part.cumulative_revenue_per_customer, color=colour,
+                lw=1.6, label=str(cohort) if i in (0, len(keep) - 1) else None)
+    ax.set_xlabel(f"{unit}s since first order")
+    ax.set_ylabel(f"revenue per acquired customer{f' ({currency})' if currency else ''}")
+    _currency(ax, symbol=currency)
+    ax.legend(title="cohort (light = older)", loc="upper left")
+    ax.set_title("Cumulative revenue per acquired customer")
+    return fig
+
+
+def period_metrics_panel(metrics: pd.DataFrame, months: int = 24, currency: str = "") -> Figure:
+    """Four small charts: retention (both versions), repeat rate, AOV, purchase frequency."""
+    data = metrics.dropna(subset=["retention_rate"]).tail(months)
+    if data.empty:
+        return _empty("Not enough history for period metrics yet.")
+    x = [p.to_timestamp() for p in data.month]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    (a, b), (c, d) = axes
+    a.plot(x, data.retention_rate, color=PALETTE["primary"], label="(E − N) / S")
+    a.plot(x, data.retention_rate_exact, color=PALETTE["secondary"], ls="--",
+           label="still customers of S")
+    a.set_title("Monthly retention rate")
+    a.legend(loc="lower left", fontsize=9)
+    _percent(a, decimals=1)
+    b.plot(x, data.repeat_purchase_rate, color=PALETTE["primary"])
+    b.set_title("Repeat purchase rate (activity window)")
+    _percent(b)
+    c.plot(x, data.aov, color=PALETTE["primary"])
+    c.set_title(f"Average order value{f' ({currency})' if currency else ''}")
+    _currency(c, symbol=currency)
+    d.plot(x, data.purchase_frequency, color=PALETTE["primary"])
+    d.set_title("Orders per buyer in the month")
+    for ax in axes.flat:
+        ax.tick_params(axis="x", labelrotation=0, labelsize=9)
+    fig.autofmt_xdate(rotation=0, ha="center")
+    fig.tight_layout()
+    return fig
+
+
+def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
+                   title: str = "Share of customers who have placed a second order") -> Figure:
+    """Kaplan-Meier share reordered by days since the first order, with 95% bands."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    groups = curve.groupby("group", sort=True) if "group" in curve else [(None, curve)]
+    colours = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1",
+               "#e08214", "#737373"]
+    for i, (group, part) in enumerate(groups):
+        part = part[part.days <= horizon_days]
+        colour = colours[i % len(colours)]
+        ax.step(part.days, part.reordered_share, where="post", color=colour,
+                label=None if group is None else str(group))
+        ax.fill_between(part.days, part.low, part.high, step="post", color=colour, alpha=0.15,
+                        lw=0)
+    for h in (30, 90, 180):
+        if h <= horizon_days:
+            ax.axvline(h, color=PALETTE["muted"], lw=0.8, ls=":")
+    ax.set_xlim(0, horizon_days)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("days since first order")
+    ax.set_ylabel("share reordered")
+    _percent(ax)
+    if "group" in curve:
+        ax.legend(loc="upper left")
+    ax.set_title(title)
+    return fig
+
+
+STATE_COLOURS = {"new": "#9ecae1", "active": "#2f6690", "reactivated": "#3a7d44",
+                 "sleeping": "#f4a259", "lost": "#d9d9d9"}
+
+
+def lifecycle_areas(states: pd.DataFrame, months: int = 24) -> Figure:
+    """Stacked areas of customers by lifecycle state at each month end."""
+    data = states.tail(months)
+    if data.empty:
+        return _empty("No customers yet.")
+    x = [p.to_timestamp() for p in data.month]
+    order = ["lost", "sleeping", "active", "reactivated", "new"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.stackplot(x, *[data[s] for s in order], labels=order,
+                 colors=[STATE_COLOURS[s] for s in order], alpha=0.95)
+    ax.set_ylabel("customers at month end")
+    ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="upper left", ncol=5, fontsize=9)
+    ax.set_title("Customers by lifecycle state")
+    ax.margins(x=0)
+    return fig

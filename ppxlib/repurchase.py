@@ -135,7 +135,7 @@ def reorder_summary(durations: pd.DataFrame, horizons: tuple[int, ...] = HORIZON
         One row per group (or one row): ``customers``, ``reordered``, ``median_days`` (NaN
         when fewer than half have reordered: "not reached"), ``median_low``,
         ``median_high`` and for each horizon h ``within_h``, ``within_h_low``,
-        ``within_h_high``.
+        ``within_h_high`` (NaN when no customer has been followed for h days).
 
     Examples
     --------
@@ -164,7 +164,11 @@ def reorder_summary(durations: pd.DataFrame, horizons: tuple[int, ...] = HORIZON
         row["median_low"] = float(low) if np.isfinite(low) else np.nan
         row["median_high"] = float(high) if np.isfinite(high) else np.nan
         bounds = kmf.confidence_interval_survival_function_
+        follow_up = float(part.days.max()) if len(part) else 0.0
         for h in horizons:
+            if h > follow_up:  # beyond the longest follow-up: unknown, not extrapolated
+                row[f"within_{h}"] = row[f"within_{h}_low"] = row[f"within_{h}_high"] = np.nan
+                continue
             surv = float(kmf.survival_function_at_times(h).iloc[0])
             idx = bounds.index[bounds.index <= h]
             at = idx.max() if len(idx) else bounds.index.min()

@@ -136,6 +136,8 @@ def _utc(con: BaseBackend) -> None:
     # Naive timestamps mean UTC; make the engine agree when it converts zoned ones.
     if con.name == "duckdb":
         con.raw_sql("SET TimeZone = 'UTC'")
+    elif con.name == "pyspark":
+        con._session.conf.set("spark.sql.session.timeZone", "UTC")
 
 
 def _find_file(folder: Path, name: str) -> Path | None:
@@ -245,8 +247,9 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         * a folder with ``orders`` and optionally ``returns``, ``surveys``, ``tickets`` as
           ``.parquet``, ``.csv``, ``.csv.gz`` (or a folder of Parquet files per table);
         * a ``.duckdb`` file (opened read-only) with tables of those names;
-        * an ibis backend (DuckDB, PySpark, Postgres, ...) or a connection URL for
-          :func:`ibis.connect` such as ``"postgres://user@host/db"``;
+        * an ibis backend (DuckDB, PySpark, Postgres, ...), a ``SparkSession`` (tables are
+          looked up in its catalog), or a connection URL for :func:`ibis.connect` such as
+          ``"postgres://user@host/db"``;
         * a dict of pandas (or polars, or Arrow) frames keyed by table name;
         * ``"env:NAME"``: any of the above read from the environment variable ``NAME`` (so a
           connection URL with a password never has to be written down);
@@ -270,6 +273,10 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
     """
     if isinstance(source, Dataset):
         return source
+    if type(source).__name__ == "SparkSession":  # no pyspark import unless it is in use
+        con = ibis.pyspark.connect(source)
+        _utc(con)
+        return _from_backend(con, "Spark session", tables)
     if isinstance(source, BaseBackend):
         _utc(source)
         return _from_backend(source, f"{source.name} backend", tables)

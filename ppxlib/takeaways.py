@@ -93,3 +93,122 @@ the 365-day repeat purchase rate is 25.0% (-2.0 pp on January).'
             f"{int(k.at['orders', 'value']):,} orders worth "
             f"{money(float(k.at['revenue', 'value']), currency)} (average order {aov_text}); "
             f"the 365-day repeat purchase rate is {_pct(rate, signed=False)}{change}.")
+
+
+def _ci(low: float, high: float) -> str:
+    return f"{low * 100:.1f}–{high:.1%}"
+
+
+def cohort_retention(pooled: pd.DataFrame, unit: str = "month") -> str:
+    """E.g. "Across cohorts, 14.8% (14.4–15.2%) order again in the month after acquisition..."
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"period_number": [0, 1, 2], "rate": [1.0, 0.2, 0.1],
+    ...                   "rate_low": [1.0, 0.18, 0.08], "rate_high": [1.0, 0.22, 0.12],
+    ...                   "cohort_size": [100, 90, 80]})
+    >>> cohort_retention(p)
+    'Across cohorts, 20.0% (18.0–22.0%) order again in the month after acquisition; \
+by month 2 it is 10.0%.'
+    """
+    later = pooled[pooled.period_number >= 1]
+    if later.empty:
+        return "No cohort is old enough yet to show whether customers come back."
+    first = later.iloc[0]
+    text = (f"Across cohorts, {first.rate:.1%} ({_ci(first.rate_low, first.rate_high)}) order "
+            f"again in the {unit} after acquisition")
+    for k in (12, 6, 3, 2):
+        row = later[later.period_number == k]
+        if k > 1 and len(row):
+            text += f"; by {unit} {k} it is {row.rate.iloc[0]:.1%}"
+            break
+    return text + "."
+
+
+def revenue_per_customer(retention: pd.DataFrame, currency: str = "", unit: str = "month",
+                         horizon: int = 12) -> str:
+    """E.g. "A customer brings on average 96 in their first 13 months, 1.6× ..."."""
+    reached = retention[retention.reached]
+    for k in (horizon, 6, 3, 1):
+        at = reached[reached.period_number == k]
+        if len(at):
+            sizes = at.cohort_size.sum()
+            value = (at.cumulative_revenue_per_customer * at.cohort_size).sum() / sizes
+            first = reached[(reached.period_number == 0) & reached.cohort.isin(at.cohort)]
+            base = (first.revenue.sum() / first.cohort_size.sum()) if len(first) else float("nan")
+            ratio = value / base if base else float("nan")
+            return (f"A customer brings on average {money(value, currency)} in their first "
+                    f"{k + 1} {unit}s (acquisition {unit} included), {ratio:.1f}× what they "
+                    f"spend in the acquisition {unit}.")
+    return "No cohort has revenue to compare yet."
+
+
+def period_metrics(metrics: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
+    """The month's retention in both versions, churn, lifespan and simple CLV in one sentence."""
+    row = metrics.set_index("month").loc[month] if month in set(metrics.month) else None
+    if row is None or math.isnan(row.retention_rate):
+        return "There is not enough history yet to compute retention for this month."
+    text = (f"In {month.strftime('%B %Y')} retention was {row.retention_rate:.1%} by the "
+            f"seeds' formula (E − N) / S; {row.reactivation_rate:.1%} of that are customers "
+            f"who came back after a lapse, so {row.retention_rate_exact:.1%} of the customers "
+            f"at the start of the month were still customers at its end")
+    if not math.isnan(row.simple_clv):
+        text += (f". Simple CLV: {money(row.aov_window, currency)} per order × "
+                 f"{row.frequency_per_month:.2f} orders a month × {row.lifespan_months:.0f} "
+                 f"months' lifespan ≈ {money(row.simple_clv, currency)}")
+    return text + "."
+
+
+def reorder(summary: pd.DataFrame, comparison: dict | None = None, by: str | None = None
+            ) -> str:
+    """E.g. "31.6% (30.3–32.9%) of customers place a second order within 90 days; ..."
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"customers": [100], "reordered": [60], "median_days": [120.0],
+    ...                   "within_90": [0.4], "within_90_low": [0.3], "within_90_high": [0.5]})
+    >>> reorder(s)
+    '40.0% (30.0–50.0%) of customers place a second order within 90 days; half have \
+reordered after 120 days.'
+    """
+    overall = summary.iloc[0]
+    horizon = next((h for h in (90, 30) if f"within_{h}" in summary
+                    and not math.isnan(overall[f"within_{h}"])), None)
+    if horizon is None:
+        return "The data does not yet follow customers long enough to see second orders."
+    share = overall[f"within_{horizon}"]
+    low, high = overall[f"within_{horizon}_low"], overall[f"within_{horizon}_high"]
+    text = (f"{share:.1%} ({_ci(low, high)}) of customers place a second order within "
+            f"{horizon} days")
+    if math.isnan(overall.median_days):
+        text += "; fewer than half have reordered so far"
+    else:
+        text += f"; half have reordered after {overall.median_days:.0f} days"
+    if comparison is not None and by:
+        verdict = ("differ" if comparison["p_value"] < 0.05 else "do not differ clearly")
+        text += (f". By {by}, the curves {verdict} (log-rank p = {comparison['p_value']:.3g})")
+    return text + "."
+
+
+def lifecycle(loyalty: pd.DataFrame, month: pd.Period) -> str:
+    """E.g. "In October 2026, 140 customers became less engaged, 57 of them lost; 31 came back..."
+    """
+    here = loyalty[loyalty.month == month]
+    if here.empty:
+        return "No lifecycle moves to report for this month."
+    r = here.iloc[0]
+    return (f"In {month.strftime('%B %Y')}, {r.less_loyal:,} customers became less engaged "
+            f"({r.less_loyal - r.lost:,} started sleeping, {r.lost:,} were lost), "
+            f"{r.came_back:,} came back after sleeping or being lost, and {r.acquired:,} new "
+            f"customers were acquired.")
+
+
+def rfm(segments: pd.DataFrame) -> str:
+    """E.g. "Champions are 11% of customers and bring 38% of revenue; ..."""
+    s = segments.set_index("segment")
+    champions = s.loc["Champions"]
+    risk = s.loc[["At Risk", "Can't Lose Them"]]
+    return (f"Champions are {champions.customer_share:.0%} of customers and bring "
+            f"{champions.revenue_share:.0%} of revenue; At Risk and Can't Lose Them hold "
+            f"{risk.revenue_share.sum():.0%} of revenue from customers who have not ordered "
+            f"for a long time.")

@@ -170,3 +170,31 @@ def test_a_secret_in_the_source_never_reaches_any_output(tmp_path):
         if path.is_file():
             assert "hunter2" not in path.read_text(errors="replace"), path
     assert result.manifest["parameters"]["source"].endswith("access_token=***")
+
+
+def test_retention_report_records_what_the_library_computes(sample_run):
+    from ppxlib.retention import period_metrics
+
+    out, _ = sample_run
+    manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
+    got = next(n for n in manifest["notebooks"] if n["name"] == "01_retention")["metrics"]
+    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
+    row = period_metrics(clean.orders, "2026-10").set_index("month").iloc[-1]
+    assert got["retention_rate"] == pytest.approx(row.retention_rate, rel=1e-12)
+    assert got["retention_rate_exact"] == pytest.approx(row.retention_rate_exact, rel=1e-12)
+    assert got["simple_clv"] == pytest.approx(row.simple_clv, rel=1e-12)
+    assert 0 < got["reorder_within_90"] < 1 and got["sleeping_days"] < got["lost_days"]
+    text = _text((out / "2026-10" / "01_retention.html").read_text())
+    assert "Across cohorts," in text and "Champions are" in text
+    assert "by the seeds' formula (E − N) / S" in text
+
+
+def test_a_one_month_shop_says_there_is_nothing_to_show_yet(tmp_path):
+    shop = simulate_shop(customers=40, seed=1, start="2025-03-01", end="2025-04-01")
+    shop.write(tmp_path / "shop")
+    result = run_report(tmp_path / "shop", out=tmp_path / "out", as_of=AS_OF, progress=False)
+    assert result.failed == []
+    text = _text((tmp_path / "out" / "2025-03" / "01_retention.html").read_text())
+    assert "No cohort is old enough yet" in text
+    assert "not enough history yet to compute retention" in text
+    assert "Traceback" not in text

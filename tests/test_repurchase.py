@@ -36,9 +36,9 @@ def test_orders_after_the_observation_end_are_not_seen(small_orders):
 def test_censoring_is_kaplan_meier_not_a_plain_share():
     # One customer censored at day 2 leaves two at risk: S(5) = 1/2, S(8) = 0.
     d = pd.DataFrame({"days": [2.0, 5.0, 8.0], "reordered": [False, True, True]})
-    s = reorder_summary(d, horizons=(6, 10))
+    s = reorder_summary(d, horizons=(6, 8))
     assert s.within_6[0] == pytest.approx(0.5)  # a plain share would say 1/3
-    assert s.within_10[0] == pytest.approx(1.0)
+    assert s.within_8[0] == pytest.approx(1.0)
     assert s.median_days[0] == 5.0
     curve = reorder_curve(d)
     assert curve.set_index("days").reordered_share.loc[5.0] == pytest.approx(0.5)
@@ -78,3 +78,10 @@ def test_comparison_needs_two_groups(small_orders):
     d = second_order_durations(ibis.memtable(small_orders), observation_end="2024-04-01")
     with pytest.raises(ValueError, match="at least two groups"):
         compare_groups(d)
+
+
+def test_horizons_beyond_the_follow_up_are_unknown_not_extrapolated():
+    d = pd.DataFrame({"days": [5.0, 20.0, 25.0], "reordered": [True, False, False]})
+    s = reorder_summary(d, horizons=(10, 90))
+    assert s.within_10[0] == pytest.approx(1 / 3)
+    assert np.isnan(s.within_90[0]) and np.isnan(s.within_90_low[0])
