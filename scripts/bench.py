@@ -1,0 +1,183 @@
+"""Benchmark ppx against the reference implementations, measured in the same run.
+
+    ./tasks bench                       # 1M customers (~10M orders), 3 runs per case
+    ./tasks bench --customers 200000    # a quicker, smaller run
+
+Data: a simulated shop written once as Parquet under ``bench/data/`` (reused afterwards).
+Every case runs in a fresh process, so its peak memory (max RSS) is its own; its imports and
+connections are set up before the clock starts. Times are medians over ``--runs`` runs; each
+comparison is a ratio between cases of the same run.
+Results: a Markdown table on stdout and in ``bench/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OBSERVATION_END = "2026-11-01"
+
+
+def make_data(folder: Path, customers: int, seed: int) -> Path:
+    """Write the simulated orders as Parquet unless they are already there."""
+    path = folder / f"orders-{customers}-{seed}.parquet"
+    if path.exists():
+        return path
+    from ppxlib.simulate import ShopParameters, simulate_shop
+
+    print(f"simulating {customers:,} customers ...", file=sys.stderr, flush=True)
+    # More frequent buyers than the sample shop: about ten orders per customer.
+    truth = ShopParameters(r=1.0, alpha=3.2, a=0.5, b=8.0)
+    shop = simulate_shop(customers=customers, seed=seed, parameters=truth)
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = ["order_id", "customer_id", "order_ts", "amount", "channel"]
+    shop.orders[columns].to_parquet(path, index=False, row_group_size=1_000_000)
+    return path
+
+
+# --------------------------------------------------------------------------- cases
+# Each case is (setup, run): setup (imports, connections) is not timed, run is.
+
+
+def _ppx_orders(path: str):
+    import ibis
+
+    import ppxlib.cohorts  # noqa: F401 - import cost is not what we measure
+
+    return ibis.duckdb.connect().read_parquet(path)
+
+
+def cohorts_ppx(orders) -> None:
+    from ppxlib.cohorts import cohort_retention
+
+    cohort_retention(orders, observation_end=OBSERVATION_END)
+
+
+def _duckdb(path: str):
+    import duckdb
+
+    return duckdb.connect(), path
+
+
+def cohorts_floor(state) -> None:
+    con, path = state
+    con.sql(f"""select count(*) from (
+        select customer_id, date_trunc('month', order_ts) as month
+        from read_parquet('{path}') group by 1, 2)""").fetchall()
+
+
+def _pandas(path: str):
+    import pandas  # noqa: F401
+
+    return path
+
+
+def cohorts_pandas(path: str) -> None:
+    import pandas as pd
+
+    df = pd.read_parquet(path, columns=["customer_id", "order_ts", "amount"])
+    month = df.order_ts.dt.year * 12 + df.order_ts.dt.month - 1
+    cm = (pd.DataFrame({"c": df.customer_id, "m": month, "a": df.amount})
+          .groupby(["c", "m"], as_index=False).a.sum())
+    cm["cohort"] = cm.groupby("c").m.transform("min")
+    cm["k"] = cm.m - cm.cohort
+    cm.groupby(["cohort", "k"]).agg(customers=("c", "size"), revenue=("a", "sum"))
+
+
+CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
+    "cohort matrix (ppx, DuckDB)": (_ppx_orders, cohorts_ppx),
+    "GROUP BY customer, month (DuckDB floor)": (_duckdb, cohorts_floor),
+    "cohort matrix (plain pandas, from Parquet)": (_pandas, cohorts_pandas),
+}
+#: (case, reference, what the issue asks) - reported as time ratios case / reference.
+COMPARISONS = [
+    ("cohort matrix (ppx, DuckDB)", "GROUP BY customer, month (DuckDB floor)", "<= 1.5"),
+    ("cohort matrix (ppx, DuckDB)", "cohort matrix (plain pandas, from Parquet)", "<= 0.5"),
+]
+
+
+def _child(case: str, path: str, queue: mp.Queue) -> None:
+    setup, run = CASES[case]
+    state = setup(path)
+    start = time.perf_counter()
+    run(state)
+    elapsed = time.perf_counter() - start
+    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def measure(case: str, path: str, runs: int) -> dict:
+    times, peaks = [], []
+    ctx = mp.get_context("spawn")
+    for _ in range(runs):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_child, args=(case, path, queue))
+        proc.start()
+        elapsed, peak = queue.get()
+        proc.join()
+        times.append(elapsed)
+        peaks.append(peak)
+    return {"case": case, "median_s": statistics.median(times), "min_s": min(times),
+            "peak_mib": max(peaks)}
+
+
+def _make_data_in_child(folder: Path, customers: int, seed: int) -> Path:
+    """Simulate in a separate process, so that this one stays small (children inherit its
+    peak memory figure)."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(make_data, (folder, customers, seed))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
+    parser.add_argument("--case", action="append", help="run only these cases")
+    args = parser.parse_args(argv)
+
+    path = _make_data_in_child(args.data, args.customers, args.seed)
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(path).metadata.num_rows
+    results = {}
+    for case in args.case or CASES:
+        print(f"{case} ...", file=sys.stderr, flush=True)
+        results[case] = measure(case, str(path), args.runs)
+
+    import os
+
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}; data: {args.customers:,} customers, {rows:,} "
+             f"orders (Parquet); {args.runs} runs per case, each in a fresh process.", "",
+             "| case | median s | min s | peak MiB |", "|---|---:|---:|---:|"]
+    for r in results.values():
+        lines.append(f"| {r['case']} | {r['median_s']:.2f} | {r['min_s']:.2f} | "
+                     f"{r['peak_mib']:.0f} |")
+    lines += ["", "| comparison | time ratio | memory ratio | target (time) |",
+              "|---|---:|---:|---|"]
+    for case, reference, target in COMPARISONS:
+        if case in results and reference in results:
+            a, b = results[case], results[reference]
+            lines.append(f"| {case} / {reference} | {a['median_s'] / b['median_s']:.2f} | "
+                         f"{a['peak_mib'] / b['peak_mib']:.2f} | {target} |")
+    text = "\n".join(lines)
+    print(text)
+    out = ROOT / "bench" / "results.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
