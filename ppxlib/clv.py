@@ -1,0 +1,424 @@
+"""Customer lifetime value: BG/NBD purchases × Gamma-Gamma spend, fitted with lifetimes.
+
+:func:`fit_clv` takes an :func:`ppxlib.summary.rfm_summary` frame and returns a fitted
+:class:`CLVModel`. What it adds to calling lifetimes directly:
+
+* **explicit time unit**: ``time_unit_days`` says how many days one unit of the summary's
+  ``recency`` / ``T`` is (7 for ``freq_multiplier=7``); every horizon is given in days or
+  months (30.4375 days) and converted, so a model fitted in days and one fitted in weeks give
+  the same CLV for the same horizon (lifetimes' own ``customer_lifetime_value`` counts a
+  month as 30 days for daily data but 4.345 weeks for weekly data);
+* identical (frequency, recency, T) rows **collapsed with weights** (same likelihood, far
+  fewer rows);
+* **data-driven starting values** and a **rescue** sequence when the optimiser fails (the
+  default start, then a tiny penalizer); if all fail, :class:`CLVFitError` says what happened
+  and what to try. Parameters are never NaN;
+* parameters with **standard errors**, the BG/NBD **log-likelihood** in the data's units, and
+  a check of Gamma-Gamma's assumption that spend and frequency are independent.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import ConvergenceError
+from scipy import stats
+
+DAYS_PER_MONTH = 30.4375
+BGNBD_PARAMS = ("r", "alpha", "a", "b")
+GG_PARAMS = ("p", "q", "gamma")
+
+
+class CLVFitError(RuntimeError):
+    """The purchase or spend model could not be fitted; the message says why and what to try."""
+
+
+@dataclass
+class CLVModel:
+    """A fitted BG/NBD + Gamma-Gamma model. Fitted attributes end in ``_``.
+
+    Attributes
+    ----------
+    time_unit_days : float
+        Days per unit of the summary's recency and T (and of ``alpha``).
+    bgf_ : lifetimes.BetaGeoFitter
+    ggf_ : lifetimes.GammaGammaFitter or None
+        None when the spend model was not fitted (no repeat buyers with positive spend).
+    params_ : pandas.Series
+        r, alpha, a, b (and p, q, gamma).
+    standard_errors_ : pandas.Series
+        Same index as ``params_``.
+    log_likelihood_ : float
+        BG/NBD log-likelihood of the data in its own time unit.
+    spend_check_ : dict
+        ``correlation`` (Pearson, frequency vs mean spend of repeat buyers), ``p_value``,
+        ``customers``, ``ok`` (False when |correlation| >= 0.3 with p < 0.05).
+    notes_ : list of str
+        What the fit had to do (rescues, excluded customers, warnings), in plain words.
+    """
+
+    time_unit_days: float
+    bgf_: BetaGeoFitter
+    ggf_: GammaGammaFitter | None
+    params_: pd.Series
+    standard_errors_: pd.Series
+    log_likelihood_: float
+    spend_check_: dict
+    customers_: int
+    notes_: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ predictions
+    def _units(self, days: float) -> float:
+        return days / self.time_unit_days
+
+    def expected_purchases(self, summary: pd.DataFrame, days: float) -> pd.Series:
+        """Expected repeat purchases of each customer in the next ``days`` days."""
+        return pd.Series(self.bgf_.conditional_expected_number_of_purchases_up_to_time(
+            self._units(days), summary.frequency, summary.recency, summary["T"]),
+            index=summary.index, name="expected_purchases")
+
+    def p_alive(self, summary: pd.DataFrame) -> pd.Series:
+        """Probability that each customer is still active (has not dropped out)."""
+        return pd.Series(self.bgf_.conditional_probability_alive(
+            summary.frequency, summary.recency, summary["T"]), index=summary.index,
+            name="p_alive")
+
+    def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
+        """Expected spend per future purchase (Gamma-Gamma; population mean without repeats)."""
+        if self.ggf_ is None:
+            raise CLVFitError("the spend model was not fitted: " + "; ".join(self.notes_))
+        value = self.ggf_.conditional_expected_average_profit(
+            summary.frequency, summary.monetary_value.clip(lower=0))
+        return pd.Series(np.asarray(value, dtype=float), index=summary.index,
+                         name="expected_spend")
+
+    def clv(self, summary: pd.DataFrame, months: int = 12,
+            monthly_discount_rate: float = 0.01) -> pd.Series:
+        """Discounted value of each customer's purchases over the next ``months`` months.
+
+        Month m's expected purchases (BG/NBD, months of 30.4375 days) times the expected
+        spend (Gamma-Gamma), divided by ``(1 + monthly_discount_rate) ** m``.
+        """
+        if months < 1:
+            raise ValueError(f"months must be at least 1, got {months}")
+        spend = self.expected_spend(summary).to_numpy()
+        value = np.zeros(len(summary))
+        previous = np.zeros(len(summary))
+        for m in range(1, months + 1):
+            cumulative = self.expected_purchases(summary, m * DAYS_PER_MONTH).to_numpy()
+            value += spend * (cumulative - previous) / (1 + monthly_discount_rate) ** m
+            previous = cumulative
+        return pd.Series(value, index=summary.index, name="clv")
+
+    def predict(self, summary: pd.DataFrame, months: int = 12,
+                monthly_discount_rate: float = 0.01) -> pd.DataFrame:
+        """All predictions per customer.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``p_alive, expected_purchases`` (over ``months``), ``expected_spend, clv``.
+        """
+        frame = pd.DataFrame({
+            "p_alive": self.p_alive(summary),
+            "expected_purchases": self.expected_purchases(summary, months * DAYS_PER_MONTH),
+        })
+        if self.ggf_ is not None:
+            frame["expected_spend"] = self.expected_spend(summary)
+            frame["clv"] = self.clv(summary, months, monthly_discount_rate)
+        return frame
+
+
+def _collapse(summary: pd.DataFrame) -> pd.DataFrame:
+    keys = ["frequency", "recency", "T"]
+    return (summary[keys].groupby(keys, sort=True).size().rename("weight").reset_index())
+
+
+def _start(rows: pd.DataFrame, scale: float) -> np.ndarray:
+    """Log-parameters to start from, in lifetimes' scaled time, from simple moments."""
+    w = rows.weight.to_numpy(dtype=float)
+    rate = np.average(rows.frequency / np.maximum(rows["T"], 1e-9), weights=w)
+    r0 = 1.0
+    alpha0 = r0 / max(rate, 1e-6)
+    repeaters = np.average(rows.frequency > 0, weights=w)
+    a0, b0 = 1.0, max(1.0, 1.0 / max(1 - repeaters, 0.05))
+    return np.log([r0, alpha0 * scale, a0, b0])
+
+
+def _fit_bgnbd(rows: pd.DataFrame, notes: list[str]) -> BetaGeoFitter:
+    args = (rows.frequency, rows.recency, rows["T"])
+    scale = 10.0 / rows["T"].max()
+    attempts = [("data-driven start", 0.0, _start(rows, scale)),
+                ("lifetimes' default start", 0.0, None),
+                ("a tiny penalizer (1e-6)", 1e-6, _start(rows, scale)),
+                ("a small penalizer (1e-3)", 1e-3, None)]
+    errors = []
+    for label, penalizer, start in attempts:
+        bgf = BetaGeoFitter(penalizer_coef=penalizer)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bgf.fit(*args, weights=rows.weight, initial_params=start, verbose=False)
+        except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+            errors.append(f"{label}: {type(err).__name__}")
+            continue
+        if np.all(np.isfinite(bgf.params_.to_numpy())):
+            if errors:
+                notes.append(f"BG/NBD fitted from {label} after: {'; '.join(errors)}.")
+            if penalizer:
+                notes.append(f"BG/NBD needed a penalizer of {penalizer:g}; parameters are "
+                             "shrunk slightly towards zero.")
+            return bgf
+        errors.append(f"{label}: non-finite parameters")
+    raise CLVFitError(
+        "the BG/NBD model did not converge (" + "; ".join(errors) + "). Check that the "
+        "summary has repeat purchases and varied recency; try another time unit "
+        "(freq_multiplier), a longer observation period, or fit_clv(..., penalizer=0.01).")
+
+
+def _fit_spend(summary: pd.DataFrame, notes: list[str]):
+    repeat = summary[summary.frequency > 0]
+    bad = int((repeat.monetary_value <= 0).sum())
+    if bad:
+        notes.append(f"{bad:,} repeat buyers with zero or negative mean spend are left out of "
+                     "the spend model (Gamma-Gamma needs positive spend).")
+    repeat = repeat[repeat.monetary_value > 0]
+    if len(repeat) < 10:
+        notes.append(f"Only {len(repeat)} repeat buyers with positive spend: too few to fit "
+                     "the spend model, so no CLV in money.")
+        return None, {"correlation": float("nan"), "p_value": float("nan"),
+                      "customers": len(repeat), "ok": False}
+    corr, p_value = stats.pearsonr(repeat.frequency, repeat.monetary_value)
+    check = {"correlation": float(corr), "p_value": float(p_value), "customers": len(repeat),
+             "ok": not (abs(corr) >= 0.3 and p_value < 0.05)}
+    if not check["ok"]:
+        notes.append(f"Spend and purchase frequency are correlated (r = {corr:.2f}): "
+                     "Gamma-Gamma assumes they are independent, so CLV in money is less "
+                     "reliable.")
+        warnings.warn(notes[-1], stacklevel=3)
+    errors = []
+    for penalizer in (0.0, 1e-6, 1e-3):
+        ggf = GammaGammaFitter(penalizer_coef=penalizer)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ggf.fit(repeat.frequency, repeat.monetary_value, verbose=False)
+        except (ConvergenceError, ValueError, np.linalg.LinAlgError) as err:
+            errors.append(f"penalizer {penalizer:g}: {type(err).__name__}")
+            continue
+        if np.all(np.isfinite(ggf.params_.to_numpy())):
+            if penalizer:
+                notes.append(f"Gamma-Gamma needed a penalizer of {penalizer:g}.")
+            return ggf, check
+        errors.append(f"penalizer {penalizer:g}: non-finite parameters")
+    raise CLVFitError("the Gamma-Gamma spend model did not converge (" + "; ".join(errors)
+                      + "). Check for extreme order values.")
+
+
+def _check_summary(summary: pd.DataFrame) -> None:
+    missing = [c for c in ("frequency", "recency", "T", "monetary_value")
+               if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary lacks {', '.join(missing)}: use ppxlib.rfm_summary")
+    if len(summary) < 2:
+        raise CLVFitError(f"{len(summary)} customer(s): too few to fit a purchase model.")
+    if not (summary.frequency > 0).any():
+        raise CLVFitError("no customer has a repeat purchase, so nothing can be learned about "
+                          "how often customers buy or drop out. Use a longer observation "
+                          "period.")
+    if not (summary.recency > 0).any() or not (summary["T"] > 0).any():
+        raise CLVFitError("all purchases fall in one period (recency and T are all zero): "
+                          "use a finer time unit or a later observation end.")
+
+
+def bgnbd_log_likelihood(bgf: BetaGeoFitter, rows: pd.DataFrame) -> float:
+    """Total BG/NBD log-likelihood at the fitted parameters, in the data's own time unit."""
+    params = np.log(bgf.params_[list(BGNBD_PARAMS)].to_numpy())
+    weights = rows.weight.to_numpy() if "weight" in rows else np.ones(len(rows))
+    mean = BetaGeoFitter._negative_log_likelihood(
+        params, rows.frequency.to_numpy(), rows.recency.to_numpy(), rows["T"].to_numpy(),
+        weights, 0.0)
+    return float(-mean * weights.sum())
+
+
+def fit_clv(summary: pd.DataFrame, time_unit_days: float = 1.0, fit_spend: bool = True
+            ) -> CLVModel:
+    """Fit BG/NBD (purchases, drop-out) and Gamma-Gamma (spend) to a customer summary.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`ppxlib.rfm_summary` output (``frequency, recency, T, monetary_value``).
+    time_unit_days : float
+        Days per unit of ``recency`` and ``T``: 1 for ``freq="D"``, 7 for
+        ``freq_multiplier=7`` or ``freq="W"``.
+    fit_spend : bool
+        Also fit Gamma-Gamma (needed for CLV in money).
+
+    Returns
+    -------
+    CLVModel
+
+    Raises
+    ------
+    CLVFitError
+        Too few customers, no repeat purchases, all purchases on one day, or an optimiser
+        that fails from every start; the message says what to try.
+
+    Examples
+    --------
+    >>> from ppxlib.simulate import simulate_shop
+    >>> import ibis
+    >>> from ppxlib.summary import rfm_summary
+    >>> shop = simulate_shop(customers=2000, seed=1)
+    >>> summary = rfm_summary(ibis.memtable(shop.orders), "2026-10-31", freq_multiplier=7)
+    >>> model = fit_clv(summary, time_unit_days=7)
+    >>> sorted(model.params_.index)
+    ['a', 'alpha', 'b', 'gamma', 'p', 'q', 'r']
+    """
+    _check_summary(summary)
+    if time_unit_days <= 0:
+        raise ValueError(f"time_unit_days must be positive, got {time_unit_days}")
+    notes: list[str] = []
+    rows = _collapse(summary)
+    bgf = _fit_bgnbd(rows, notes)
+    params = bgf.params_[list(BGNBD_PARAMS)].copy()
+    errors = bgf.standard_errors_[list(BGNBD_PARAMS)].copy()
+    ggf, check = (None, {"correlation": float("nan"), "p_value": float("nan"),
+                         "customers": 0, "ok": False})
+    if fit_spend:
+        ggf, check = _fit_spend(summary, notes)
+        if ggf is not None:
+            gg = ggf.params_.rename({"v": "gamma"})
+            params = pd.concat([params, gg[list(GG_PARAMS)]])
+            errors = pd.concat([errors, ggf.standard_errors_.rename({"v": "gamma"})[
+                list(GG_PARAMS)]])
+    return CLVModel(time_unit_days=float(time_unit_days), bgf_=bgf, ggf_=ggf, params_=params,
+                    standard_errors_=errors, log_likelihood_=bgnbd_log_likelihood(bgf, rows),
+                    spend_check_=check, customers_=len(summary), notes_=notes)
+
+
+def holdout_by_frequency(model: CLVModel, calibration: pd.DataFrame, cap: int = 7
+                         ) -> pd.DataFrame:
+    """Actual vs expected holdout purchases by number of calibration repeat purchases.
+
+    Parameters
+    ----------
+    calibration : pandas.DataFrame
+        :func:`ppxlib.rfm_summary` output with ``calibration_end`` (holdout columns).
+    cap : int
+        Frequencies from ``cap`` up are pooled into one "cap+" row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frequency`` (label), ``customers``, ``actual``, ``expected`` (mean holdout
+        purchases per customer).
+    """
+    days = calibration.duration_holdout.iloc[0] * model.time_unit_days
+    expected = model.expected_purchases(calibration, days)
+    group = calibration.frequency.clip(upper=cap).astype(int)
+    table = pd.DataFrame({"group": group, "actual": calibration.frequency_holdout,
+                          "expected": expected}).groupby("group").agg(
+        customers=("actual", "size"), actual=("actual", "mean"),
+        expected=("expected", "mean")).reset_index()
+    table["frequency"] = [f"{g}+" if g == cap else str(g) for g in table.group]
+    return table[["frequency", "customers", "actual", "expected"]]
+
+
+def holdout_errors(model: CLVModel, calibration: pd.DataFrame) -> dict:
+    """Customer-level MAE, correlation and aggregate error of holdout predictions."""
+    days = calibration.duration_holdout.iloc[0] * model.time_unit_days
+    expected = model.expected_purchases(calibration, days).to_numpy()
+    actual = calibration.frequency_holdout.to_numpy()
+    total_actual = float(actual.sum())
+    return {
+        "customers": len(actual),
+        "mae": float(np.mean(np.abs(expected - actual))),
+        "correlation": float(np.corrcoef(expected, actual)[0, 1]) if len(actual) > 1
+        else float("nan"),
+        "actual_total": total_actual,
+        "expected_total": float(expected.sum()),
+        "aggregate_error": float(expected.sum() / total_actual - 1) if total_actual
+        else float("nan"),
+    }
+
+
+def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
+              monthly_discount_rate: float = 0.01, draws: int = 100,
+              segments: pd.Series | None = None, seed: int = 0,
+              confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+    """Bootstrap intervals: resample customers with replacement, refit, predict.
+
+    Each draw gives every customer a multinomial weight (how often they are drawn), refits
+    both models with those weights from the fitted parameters, and recomputes the total
+    expected purchases over ``months`` and the mean CLV (per segment when given).
+
+    Returns
+    -------
+    dict
+        ``"total"``: one row (``estimate, low, high``) for total expected purchases;
+        ``"clv"``: per segment (or "all") mean CLV ``estimate, low, high``;
+        ``"draws"``: the number of successful draws.
+    """
+    rng = np.random.default_rng(seed)
+    keys = ["frequency", "recency", "T"]
+    n = len(summary)
+    groups = segments.reindex(summary.index).fillna("(none)") if segments is not None \
+        else pd.Series("all", index=summary.index)
+    base = model.predict(summary, months, monthly_discount_rate)
+    estimate_total = float(base.expected_purchases.sum())
+    estimate_clv = base.clv.groupby(groups).mean() if "clv" in base else None
+    totals, clvs = [], []
+    fitted = model.bgf_.params_[list(BGNBD_PARAMS)].to_numpy()
+    for _draw in range(draws):
+        weights = rng.multinomial(n, np.full(n, 1.0 / n))
+        drawn = summary.assign(weight=weights)
+        drawn = drawn[drawn.weight > 0]
+        rows = drawn.groupby(keys, sort=True).weight.sum().reset_index()
+        bgf = BetaGeoFitter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # start from the fitted parameters, in lifetimes' scaled time
+                start = np.log(fitted * [1, 10.0 / rows["T"].max(), 1, 1])
+                bgf.fit(rows.frequency, rows.recency, rows["T"], weights=rows.weight,
+                        initial_params=start, verbose=False)
+        except (ConvergenceError, ValueError, np.linalg.LinAlgError):
+            continue
+        refit = CLVModel(model.time_unit_days, bgf, None, bgf.params_, bgf.params_ * np.nan,
+                         math.nan, model.spend_check_, model.customers_)
+        if model.ggf_ is not None:
+            spend = drawn[(drawn.frequency > 0) & (drawn.monetary_value > 0)]
+            ggf = GammaGammaFitter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ggf.fit(spend.frequency, spend.monetary_value, weights=spend.weight,
+                            initial_params=np.log(model.ggf_.params_.to_numpy()),
+                            verbose=False)
+            except (ConvergenceError, ValueError, np.linalg.LinAlgError):
+                continue
+            refit.ggf_ = ggf
+        predicted = refit.predict(summary, months, monthly_discount_rate)
+        totals.append(float(predicted.expected_purchases.sum()))
+        if "clv" in predicted:
+            clvs.append(predicted.clv.groupby(groups).mean())
+    if not totals:
+        raise CLVFitError("no bootstrap draw could be refitted")
+    alpha = (1 - confidence) / 2
+    total = pd.DataFrame({"estimate": [estimate_total],
+                          "low": [float(np.quantile(totals, alpha))],
+                          "high": [float(np.quantile(totals, 1 - alpha))]})
+    result = {"total": total, "draws": pd.DataFrame({"draws": [len(totals)]})}
+    if clvs and estimate_clv is not None:
+        stacked = pd.concat(clvs, axis=1)
+        result["clv"] = pd.DataFrame({"estimate": estimate_clv,
+                                      "low": stacked.quantile(alpha, axis=1),
+                                      "high": stacked.quantile(1 - alpha, axis=1)})
+    return result

@@ -1,0 +1,175 @@
+"""CLV models: the published CDNOW fit, recovery of simulated truth, units, rescue, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import BetaGeoFitter
+
+from ppxlib.clv import (
+    CLVFitError,
+    bootstrap,
+    fit_clv,
+    holdout_by_frequency,
+    holdout_errors,
+)
+from ppxlib.datasets import cdnow_sample
+from ppxlib.simulate import ShopParameters, simulate_shop
+from ppxlib.summary import rfm_summary
+
+
+@pytest.fixture(scope="module")
+def cdnow_calibration():
+    return rfm_summary(ibis.memtable(cdnow_sample()), "1998-06-30",
+                       calibration_end="1997-09-30", freq_multiplier=7)
+
+
+@pytest.fixture(scope="module")
+def cdnow_model(cdnow_calibration):
+    return fit_clv(cdnow_calibration, time_unit_days=7)
+
+
+def test_cdnow_bgnbd_matches_the_published_fit(cdnow_model):
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in published.items():
+        assert cdnow_model.params_[name] == pytest.approx(value, rel=0.005), name
+    assert cdnow_model.log_likelihood_ == pytest.approx(-9582.4, abs=0.1)
+    assert (cdnow_model.standard_errors_ > 0).all()
+
+
+def test_cdnow_gamma_gamma_matches_the_published_fit(cdnow_model):
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert cdnow_model.params_[name] == pytest.approx(value, rel=0.01), name
+    assert cdnow_model.spend_check_["customers"] == 946
+    assert cdnow_model.spend_check_["ok"]
+
+
+def test_cdnow_holdout_table_matches_the_published_expectations(cdnow_model,
+                                                                cdnow_calibration):
+    table = holdout_by_frequency(cdnow_model, cdnow_calibration).set_index("frequency")
+    for x, expected in {"0": 0.225, "1": 0.523, "2": 1.044}.items():
+        assert round(table.at[x, "expected"], 2) == round(expected, 2), x
+    assert table.customers.sum() == 2357
+    assert table.at["0", "actual"] == pytest.approx(
+        cdnow_calibration.frequency_holdout[cdnow_calibration.frequency == 0].mean())
+    errors = holdout_errors(cdnow_model, cdnow_calibration)
+    assert errors["actual_total"] == 1882
+    assert errors["expected_total"] == pytest.approx(1653, abs=5)
+    assert 0 < errors["correlation"] < 1 and errors["mae"] > 0
+
+
+def test_collapsing_rows_gives_lifetimes_plain_fit(cdnow_calibration, cdnow_model):
+    plain = BetaGeoFitter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain.fit(cdnow_calibration.frequency, cdnow_calibration.recency,
+                  cdnow_calibration["T"])
+    for name in ("r", "alpha", "a", "b"):
+        assert cdnow_model.params_[name] == pytest.approx(plain.params_[name], rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    truth = ShopParameters(late_churn=0.0)
+    shop = simulate_shop(customers=100_000, seed=11, parameters=truth)
+    orders = ibis.memtable(shop.orders[["customer_id", "order_ts", "amount"]])
+    return truth, orders
+
+
+def test_parameters_of_simulated_data_are_recovered(simulated):
+    truth, orders = simulated
+    summary = rfm_summary(orders, "2026-10-31", freq_multiplier=7)
+    model = fit_clv(summary, time_unit_days=7)
+    for name in ("r", "alpha", "a", "b", "p", "q", "gamma"):
+        assert model.params_[name] == pytest.approx(getattr(truth, name), rel=0.10), name
+
+
+def test_days_or_weeks_give_the_same_clv(simulated):
+    _, orders = simulated
+    small = orders.filter(orders.customer_id < "C010000")
+    in_days = rfm_summary(small, "2026-10-31")
+    in_weeks = rfm_summary(small, "2026-10-31", freq_multiplier=7)
+    by_day = fit_clv(in_days, time_unit_days=1)
+    by_week = fit_clv(in_weeks, time_unit_days=7)
+    assert by_day.params_["alpha"] == pytest.approx(7 * by_week.params_["alpha"], rel=1e-3)
+    clv_days = by_day.clv(in_days, months=12, monthly_discount_rate=0.01)
+    clv_weeks = by_week.clv(in_weeks, months=12, monthly_discount_rate=0.01)
+    np.testing.assert_allclose(clv_days, clv_weeks, rtol=2e-3)
+    purchases = by_day.expected_purchases(in_days, 90).sum()
+    assert purchases == pytest.approx(by_week.expected_purchases(in_weeks, 90).sum(), rel=1e-3)
+
+
+def test_clv_is_discounted_monthly_value(cdnow_model, cdnow_calibration):
+    one = cdnow_calibration.iloc[:50]
+    undiscounted = cdnow_model.clv(one, months=6, monthly_discount_rate=0.0)
+    expected = cdnow_model.expected_purchases(one, 6 * 30.4375) * cdnow_model.expected_spend(one)
+    np.testing.assert_allclose(undiscounted, expected, rtol=1e-9)
+    assert (cdnow_model.clv(one, 6, 0.05) < undiscounted + 1e-12).all()
+    predictions = cdnow_model.predict(one, months=6)
+    assert list(predictions.columns) == ["p_alive", "expected_purchases", "expected_spend", "clv"]
+    assert predictions.p_alive.between(0, 1).all()
+
+
+def test_a_shop_where_almost_nobody_drops_out_still_converges():
+    truth = ShopParameters(r=0.9, alpha=10.0, a=0.02, b=60.0, late_churn=0.0)
+    shop = simulate_shop(customers=20_000, seed=2, parameters=truth)
+    summary = rfm_summary(ibis.memtable(shop.orders), "2026-10-31", freq_multiplier=7)
+    model = fit_clv(summary, time_unit_days=7)
+    assert np.isfinite(model.params_.to_numpy()).all()
+    assert model.params_["r"] == pytest.approx(0.9, rel=0.15)
+
+
+def test_bootstrap_intervals_cover_the_estimate(cdnow_model, cdnow_calibration):
+    segments = pd.Series(np.where(cdnow_calibration.frequency > 0, "repeat", "one-time"),
+                         index=cdnow_calibration.index)
+    result = bootstrap(cdnow_calibration, cdnow_model, months=12, draws=15, segments=segments)
+    total = result["total"].iloc[0]
+    assert total.low < total.estimate < total.high
+    assert set(result["clv"].index) == {"repeat", "one-time"}
+    assert (result["clv"].low < result["clv"].high).all()
+    assert result["draws"].draws.iloc[0] >= 12
+
+
+@pytest.mark.parametrize(("orders", "message"), [
+    (pd.DataFrame({"customer_id": ["a", "b", "c"], "amount": [1.0, 2.0, 3.0],
+                   "order_ts": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"])}),
+     "no customer has a repeat purchase"),
+    (pd.DataFrame({"customer_id": ["a", "a"], "amount": [1.0, 2.0],
+                   "order_ts": pd.to_datetime(["2024-01-01", "2024-02-01"])}),
+     "too few to fit"),
+])
+def test_unfittable_summaries_say_why(orders, message):
+    summary = rfm_summary(ibis.memtable(orders), "2024-06-30")
+    with pytest.raises(CLVFitError, match=message):
+        fit_clv(summary)
+
+
+def test_all_orders_on_one_day():
+    orders = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [1.0, 2.0, 3.0],
+                           "order_ts": pd.to_datetime(["2024-01-01 09:00:00",
+                                                       "2024-01-01 17:00:00",
+                                                       "2024-01-01 12:00:00"])})
+    summary = rfm_summary(ibis.memtable(orders), "2024-01-01")
+    with pytest.raises(CLVFitError, match="no customer has a repeat purchase"):
+        fit_clv(summary)
+
+
+def test_zero_spend_is_left_out_of_gamma_gamma_with_a_note(cdnow_calibration):
+    summary = cdnow_calibration.copy()
+    repeaters = summary.index[summary.frequency > 0][:5]
+    summary.loc[repeaters, "monetary_value"] = 0.0
+    model = fit_clv(summary, time_unit_days=7)
+    assert model.spend_check_["customers"] == 941
+    assert any("zero or negative mean spend" in note for note in model.notes_)
+
+
+def test_correlated_spend_and_frequency_is_flagged(cdnow_calibration):
+    summary = cdnow_calibration.copy()
+    summary["monetary_value"] = np.where(summary.frequency > 0, 10 + 5 * summary.frequency, 0)
+    with pytest.warns(UserWarning, match="correlated"):
+        model = fit_clv(summary, time_unit_days=7)
+    assert not model.spend_check_["ok"]
