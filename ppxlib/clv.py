@@ -351,7 +351,7 @@ def holdout_errors(model: CLVModel, calibration: pd.DataFrame) -> dict:
 
 def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
               monthly_discount_rate: float = 0.01, draws: int = 100,
-              segments: pd.Series | None = None, seed: int = 0,
+              segments: pd.Series | dict[str, pd.Series] | None = None, seed: int = 0,
               confidence: float = 0.95) -> dict[str, pd.DataFrame]:
     """Bootstrap intervals: resample customers with replacement, refit, predict.
 
@@ -359,21 +359,34 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
     both models with those weights from the fitted parameters, and recomputes the total
     expected purchases over ``months`` and the mean CLV (per segment when given).
 
+    ``segments`` is one customer -> group Series, or a dict of several groupings
+    (``{"channel": ..., "cohort": ...}``), all computed from the same draws.
+
     Returns
     -------
     dict
         ``"total"``: one row (``estimate, low, high``) for total expected purchases;
-        ``"clv"``: per segment (or "all") mean CLV ``estimate, low, high``;
+        ``"clv"``: mean CLV ``estimate, low, high`` indexed by (grouping, group), or by
+        group for a single Series ("all" without segments);
         ``"draws"``: the number of successful draws.
     """
     rng = np.random.default_rng(seed)
     keys = ["frequency", "recency", "T"]
     n = len(summary)
-    groups = segments.reindex(summary.index).fillna("(none)") if segments is not None \
-        else pd.Series("all", index=summary.index)
+    single = not isinstance(segments, dict)
+    groupings = {"segment": segments} if single else dict(segments)
+    if single and segments is None:
+        groupings = {"segment": pd.Series("all", index=summary.index)}
+    groupings = {k: v.reindex(summary.index).fillna("(none)").astype(str)
+                 for k, v in groupings.items()}
+
+    def by_group(clv: pd.Series) -> pd.Series:
+        parts = {k: clv.groupby(g).mean() for k, g in groupings.items()}
+        return pd.concat(parts, names=["grouping", "group"])
+
     base = model.predict(summary, months, monthly_discount_rate)
     estimate_total = float(base.expected_purchases.sum())
-    estimate_clv = base.clv.groupby(groups).mean() if "clv" in base else None
+    estimate_clv = by_group(base.clv) if "clv" in base else None
     totals, clvs = [], []
     fitted = model.bgf_.params_[list(BGNBD_PARAMS)].to_numpy()
     for _draw in range(draws):
@@ -408,7 +421,7 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
         predicted = refit.predict(summary, months, monthly_discount_rate)
         totals.append(float(predicted.expected_purchases.sum()))
         if "clv" in predicted:
-            clvs.append(predicted.clv.groupby(groups).mean())
+            clvs.append(by_group(predicted.clv))
     if not totals:
         raise CLVFitError("no bootstrap draw could be refitted")
     alpha = (1 - confidence) / 2
@@ -418,7 +431,93 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
     result = {"total": total, "draws": pd.DataFrame({"draws": [len(totals)]})}
     if clvs and estimate_clv is not None:
         stacked = pd.concat(clvs, axis=1)
-        result["clv"] = pd.DataFrame({"estimate": estimate_clv,
-                                      "low": stacked.quantile(alpha, axis=1),
-                                      "high": stacked.quantile(1 - alpha, axis=1)})
+        table = pd.DataFrame({"estimate": estimate_clv,
+                              "low": stacked.quantile(alpha, axis=1),
+                              "high": stacked.quantile(1 - alpha, axis=1)})
+        result["clv"] = table.droplevel("grouping") if single else table
     return result
+
+
+def p_alive_matrix(model: CLVModel, summary: pd.DataFrame, max_frequency: int = 20,
+                   recency_bins: int = 12) -> pd.DataFrame:
+    """P(alive) on a grid of repeat purchases × recency, for a customer of the median age.
+
+    Rows are repeat purchases 0..``max_frequency``; columns recency (in the model's time unit)
+    from 0 to the median T. Reads: a customer who bought x times, last at recency t, is alive
+    with this probability.
+    """
+    age = float(summary["T"].median())
+    frequencies = np.arange(0, max_frequency + 1)
+    recencies = np.linspace(0, age, recency_bins + 1)
+    x, t = np.meshgrid(frequencies, recencies, indexing="ij")
+    grid = np.asarray(model.bgf_.conditional_probability_alive(
+        x.ravel(), t.ravel(), np.full(x.size, age)), dtype=float).reshape(x.shape)
+    grid[(x == 0) & (t > 0)] = np.nan  # no repeat purchase means recency 0
+    return pd.DataFrame(grid, index=pd.Index(frequencies, name="repeat purchases"),
+                        columns=pd.Index(np.round(recencies, 1), name="recency"))
+
+
+def concentration(values: pd.Series) -> pd.DataFrame:
+    """Share of the total held by the top customers (Lorenz-style) and the top-decile share.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_share`` (top x of customers by value) and ``value_share`` (their share of
+        the total), from 0 to 1 in 100 steps.
+    """
+    ordered = np.sort(values.to_numpy(dtype=float))[::-1]
+    total = ordered.sum()
+    shares = np.linspace(0, 1, 101)
+    counts = np.ceil(shares * len(ordered)).astype(int)
+    cumulative = np.concatenate([[0.0], np.cumsum(ordered)])
+    value_share = cumulative[counts] / total if total > 0 else np.full(len(shares), np.nan)
+    return pd.DataFrame({"customer_share": shares, "value_share": value_share})
+
+
+def tracking(orders, model: CLVModel, calibration_end, observation_end,
+             customer_id_col: str = "customer_id", datetime_col: str = "order_ts"
+             ) -> pd.DataFrame:
+    """Weekly actual vs expected repeat purchases (the BG/NBD tracking chart).
+
+    Repeat purchases are purchase days after a customer's first, of customers whose first
+    purchase is on or before ``calibration_end``. The expectation sums, over those
+    customers, the model's expected repeat purchases since their first purchase.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``week_start``, ``actual``, ``expected``, ``actual_cumulative``,
+        ``expected_cumulative``, ``holdout`` (bool: week after the calibration end).
+    """
+    from ibis import _
+
+    cal = pd.Timestamp(calibration_end).normalize()
+    end = pd.Timestamp(observation_end).normalize()
+    days = orders.select(cust=orders[customer_id_col], day=orders[datetime_col].date())
+    days = days.filter(days.day <= end.date()).distinct()
+    firsts = days.group_by("cust").aggregate(first=_.day.min())
+    firsts = firsts.filter(firsts.first <= cal.date())
+    births = firsts.group_by("first").aggregate(n=_.count()).to_pandas()
+    joined = days.join(firsts, "cust")
+    repeat = joined.filter(joined.day > joined.first)
+    daily = repeat.group_by("day").aggregate(actual=_.count()).to_pandas()
+    start = pd.Timestamp(births["first"].min())
+    weeks = pd.date_range(start, end, freq="7D")
+    daily["day"] = pd.to_datetime(daily["day"])
+    births["first"] = pd.to_datetime(births["first"])
+    actual = [daily[(daily.day >= w) & (daily.day < w + pd.Timedelta(days=7))].actual.sum()
+              for w in weeks]
+    expected_cum = []
+    for w in weeks:
+        t = min(w + pd.Timedelta(days=7), end + pd.Timedelta(days=1))
+        age = ((t - births["first"]).dt.days / model.time_unit_days).clip(lower=0)
+        expected_cum.append(float((births.n * model.bgf_.expected_number_of_purchases_up_to_time(
+            age)).sum()))
+    frame = pd.DataFrame({"week_start": weeks, "actual": np.asarray(actual, dtype=float),
+                          "expected_cumulative": expected_cum})
+    frame["expected"] = frame.expected_cumulative.diff().fillna(frame.expected_cumulative)
+    frame["actual_cumulative"] = frame.actual.cumsum()
+    frame["holdout"] = frame.week_start > cal
+    return frame[["week_start", "actual", "expected", "actual_cumulative",
+                  "expected_cumulative", "holdout"]]

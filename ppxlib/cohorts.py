@@ -231,3 +231,29 @@ def pooled_retention(retention: pd.DataFrame, confidence: float = 0.95) -> pd.Da
     pooled["rate_low"], pooled["rate_high"] = wilson_interval(pooled.customers,
                                                               pooled.cohort_size, confidence)
     return pooled
+
+
+def first_order_attributes(orders: ir.Table, columns: list[str],
+                           customer_id_col: str = "customer_id",
+                           datetime_col: str = "order_ts") -> pd.DataFrame:
+    """Per customer: the acquisition month (``cohort``) and ``columns`` of their first order.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["a", "a"], "channel": ["app", "web"],
+    ...     "order_ts": pd.to_datetime(["2024-03-05", "2024-01-20"])}))
+    >>> first_order_attributes(orders, ["channel"]).loc["a"].astype(str).tolist()
+    ['2024-01', 'web']
+    """
+    present = [c for c in columns if c in orders.columns]
+    aggs = {"first_ts": orders[datetime_col].min()}
+    for c in present:
+        aggs[c] = orders[c].cast("string").argmin(orders[datetime_col])
+    frame = orders.group_by(customer_id=orders[customer_id_col]).aggregate(**aggs).to_pandas()
+    frame = frame.set_index("customer_id").sort_index()
+    frame.insert(0, "cohort", pd.to_datetime(frame.pop("first_ts")).dt.to_period("M"))
+    for c in present:
+        frame[c] = frame[c].fillna(MISSING_GROUP)
+    return frame

@@ -299,3 +299,25 @@ def loyalty_moves(moves: pd.DataFrame) -> pd.DataFrame:
 def months_between(days: float) -> float:
     """Days as months (30.44 days each), for sentences."""
     return days / 30.4375 if days and not math.isnan(days) else float("nan")
+
+
+def customer_states(orders: ir.Table, month: str | pd.Period, sleeping_days: float,
+                    lost_days: float, customer_id_col: str = "customer_id",
+                    datetime_col: str = "order_ts") -> pd.Series:
+    """Each customer's lifecycle state at the end of ``month`` (one row per customer).
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["a", "b"], "order_ts": pd.to_datetime(["2024-01-10", "2024-06-05"])}))
+    >>> customer_states(orders, "2024-06", 60, 120).to_dict()
+    {'a': 'lost', 'b': 'new'}
+    """
+    check_thresholds(sleeping_days, lost_days)
+    last = index_of(pd.Period(month, "M"), "M")
+    runs = lifecycle_runs(orders, month, sleeping_days, lost_days, customer_id_col,
+                          datetime_col)
+    now = runs.filter((runs.start <= last) & (runs.end >= last)).select("cust", "state")
+    frame = now.to_pandas().set_index("cust").sort_index()
+    return frame.state.rename("state").rename_axis("customer_id")

@@ -161,6 +161,33 @@ def table_html(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] 
             f"{more}")
 
 
+def pseudonym(value: object, key: str | None = None) -> str:
+    """A stable pseudonym for a customer id: a keyed hash, the same in every report.
+
+    The key comes from ``$PPX_REDACT_KEY`` unless given, so pseudonyms cannot be reversed by
+    hashing guessed ids without it.
+
+    Examples
+    --------
+    >>> pseudonym("C000042", key="k") == pseudonym("C000042", key="k")
+    True
+    >>> pseudonym("C000042", key="k").startswith("cust-")
+    True
+    """
+    import hashlib
+    import hmac
+    import os
+
+    secret = (key if key is not None else os.environ.get("PPX_REDACT_KEY", "ppx")).encode()
+    digest = hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()[:10]
+    return f"cust-{digest}"
+
+
+def customer_ids(ids: pd.Index | pd.Series, redact: bool) -> list[str]:
+    """Ids as shown in a report: as they are, or pseudonyms when ``redact``."""
+    return [pseudonym(i) if redact else str(i) for i in ids]
+
+
 def record_metrics(path: str | Path | None, **metrics: Any) -> None:
     """Merge headline metrics into the JSON file the report runner collects into the manifest.
 

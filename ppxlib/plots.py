@@ -87,6 +87,14 @@ def _percent(ax, axis: str = "y", decimals: int = 0) -> None:
     getattr(ax, f"{axis}axis").set_major_formatter(mticker.PercentFormatter(1.0, decimals))
 
 
+def _dates(ax) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
 def _empty(message: str) -> Figure:
     fig, ax = plt.subplots(figsize=(9, 1.2))
     ax.axis("off")
@@ -207,8 +215,7 @@ def period_metrics_panel(metrics: pd.DataFrame, months: int = 24, currency: str 
     d.plot(x, data.purchase_frequency, color=PALETTE["primary"])
     d.set_title("Orders per buyer in the month")
     for ax in axes.flat:
-        ax.tick_params(axis="x", labelrotation=0, labelsize=9)
-    fig.autofmt_xdate(rotation=0, ha="center")
+        _dates(ax)
     fig.tight_layout()
     return fig
 
@@ -261,4 +268,124 @@ def lifecycle_areas(states: pd.DataFrame, months: int = 24) -> Figure:
     ax.legend(handles[::-1], labels[::-1], loc="upper left", ncol=5, fontsize=9)
     ax.set_title("Customers by lifecycle state")
     ax.margins(x=0)
+    return fig
+
+
+def p_alive_histogram(p_alive: pd.Series) -> Figure:
+    """Distribution of customers' probability of still being active."""
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    ax.hist(p_alive.to_numpy(), bins=[i / 20 for i in range(21)], color=PALETTE["primary"],
+            edgecolor="white")
+    ax.set_xlabel("probability the customer is still active (P(alive))")
+    ax.set_ylabel("customers")
+    _percent(ax, axis="x")
+    ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+    ax.set_title("How likely customers are to still be active")
+    return fig
+
+
+def p_alive_heatmap(matrix: pd.DataFrame, unit: str = "weeks") -> Figure:
+    """P(alive) by repeat purchases (rows) and recency (columns)."""
+    import numpy as np
+
+    values = matrix.to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(9, 0.28 * len(matrix) + 1.6))
+    image = ax.imshow(values, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, origin="lower")
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.0%}", ha="center", va="center", fontsize=7.5)
+    ax.set_xticks(range(matrix.shape[1]))
+    ax.set_xticklabels([f"{c:g}" for c in matrix.columns])
+    ax.set_yticks(range(len(matrix)))
+    ax.set_yticklabels([str(i) for i in matrix.index], fontsize=8)
+    ax.set_xlabel(f"recency: {unit} from first to last purchase")
+    ax.set_ylabel("repeat purchases")
+    ax.grid(False)
+    bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
+    bar.set_label("P(alive)")
+    bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, 0))
+    ax.set_title("P(alive) by purchase history (customer of median age)")
+    return fig
+
+
+def tracking_chart(track: pd.DataFrame) -> Figure:
+    """Weekly and cumulative repeat purchases, actual vs model, calibration end marked."""
+    fig, (weekly, cumulative) = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = track.week_start
+    cut = track.week_start[track.holdout].min() if track.holdout.any() else None
+    for ax, actual, expected, title in (
+            (weekly, "actual", "expected", "Repeat purchases per week"),
+            (cumulative, "actual_cumulative", "expected_cumulative", "Cumulative")):
+        ax.plot(x, track[actual], color=PALETTE["text"], lw=1.3, label="actual")
+        ax.plot(x, track[expected], color=PALETTE["highlight"], lw=1.6, ls="--",
+                label="model")
+        if cut is not None:
+            ax.axvline(cut, color=PALETTE["muted"], lw=1)
+            ax.text(cut, ax.get_ylim()[1] * 0.97, " holdout", color="#777777", fontsize=9,
+                    va="top")
+        ax.set_title(title)
+        ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+        _dates(ax)
+    weekly.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def holdout_bars(table: pd.DataFrame) -> Figure:
+    """Mean holdout purchases by calibration repeat purchases: actual vs model."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table.actual, width=0.4, color=PALETTE["text"], label="actual")
+    ax.bar(x + 0.2, table.expected, width=0.4, color=PALETTE["highlight"], label="model")
+    ax.set_xticks(x)
+    ax.set_xticklabels(table.frequency)
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("purchases per customer in holdout")
+    ax.legend(loc="upper left")
+    ax.set_title("Holdout purchases: actual vs model")
+    return fig
+
+
+def clv_distribution(clv: pd.Series, curve: pd.DataFrame, currency: str = "") -> Figure:
+    """CLV histogram (clipped at the 99th percentile) and the share held by top customers."""
+    import numpy as np
+
+    fig, (hist, lorenz) = plt.subplots(1, 2, figsize=(10, 3.6),
+                                       gridspec_kw={"width_ratios": [3, 2]})
+    cap = float(np.percentile(clv, 99)) if len(clv) else 1.0
+    hist.hist(clv.clip(upper=cap), bins=40, color=PALETTE["primary"], edgecolor="white")
+    hist.set_xlabel(f"predicted CLV{f' ({currency})' if currency else ''} "
+                    "(top 1% drawn at the edge)")
+    hist.set_ylabel("customers")
+    _currency(hist, axis="x", symbol=currency)
+    hist.set_title("Predicted customer value")
+    lorenz.plot(curve.customer_share, curve.value_share, color=PALETTE["primary"])
+    lorenz.plot([0, 1], [0, 1], color=PALETTE["muted"], ls=":")
+    lorenz.set_xlabel("top customers by CLV")
+    lorenz.set_ylabel("share of total CLV")
+    _percent(lorenz, axis="x")
+    _percent(lorenz)
+    lorenz.set_title("Concentration")
+    fig.tight_layout()
+    return fig
+
+
+def clv_by_group(table: pd.DataFrame, title: str, currency: str = "") -> Figure:
+    """Mean CLV per group with its bootstrap interval (``estimate, low, high``)."""
+    data = table.sort_values("estimate")
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(data) + 1.2))
+    y = range(len(data))
+    ax.barh(list(y), data.estimate, color=PALETTE["primary"], height=0.6)
+    ax.errorbar(data.estimate, list(y), xerr=[data.estimate - data.low,
+                                              data.high - data.estimate],
+                fmt="none", ecolor=PALETTE["text"], capsize=3, lw=1)
+    ax.set_yticks(list(y))
+    ax.set_yticklabels([str(i) for i in data.index])
+    ax.set_xlabel(f"mean predicted CLV{f' ({currency})' if currency else ''}, 95% interval")
+    _currency(ax, axis="x", symbol=currency)
+    ax.grid(axis="y", visible=False)
+    ax.set_title(title)
     return fig

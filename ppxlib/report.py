@@ -242,15 +242,34 @@ def run_report(
                 for r in results
             ],
         }
+        final = out / label
+        if notebooks:
+            _keep_other_reports(final, staging, manifest)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         shutil.rmtree(staging / "metrics")
-        final = out / label
         _swap_into_place(staging, final)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     write_index(out)
     return RunResult(label, final, manifest, results)
+
+
+def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:
+    """When only some notebooks were run, carry the month's other reports over."""
+    previous = final / "manifest.json"
+    if not previous.exists():
+        return
+    ran = {nb["name"] for nb in manifest["notebooks"]}
+    kept = [nb for nb in json.loads(previous.read_text()).get("notebooks", [])
+            if nb["name"] not in ran]
+    for nb in kept:
+        for path in (final / f"{nb['name']}.html", final / "notebooks" / f"{nb['name']}.ipynb"):
+            if path.exists():
+                shutil.copy2(path, staging / path.relative_to(final))
+    manifest["notebooks"] = sorted(manifest["notebooks"] + kept, key=lambda nb: nb["name"])
+    manifest["status"] = "ok" if all(nb["status"] == "ok" for nb in manifest["notebooks"]) \
+        else "failed"
 
 
 def _swap_into_place(staging: Path, final: Path) -> None:

@@ -212,3 +212,46 @@ def rfm(segments: pd.DataFrame) -> str:
             f"{champions.revenue_share:.0%} of revenue; At Risk and Can't Lose Them hold "
             f"{risk.revenue_share.sum():.0%} of revenue from customers who have not ordered "
             f"for a long time.")
+
+
+def p_alive(p_alive: pd.Series) -> str:
+    """E.g. "The model puts 41% of customers at less than a 50% chance of still being active."
+    """
+    low = float((p_alive < 0.5).mean())
+    return (f"The model gives {low:.0%} of customers less than an even chance of still being "
+            f"active; the median customer is active with probability {p_alive.median():.0%}.")
+
+
+def holdout(errors: dict, weeks: float) -> str:
+    """How well the model predicted a period it did not see."""
+    return (f"Fitted without the last {weeks:.0f} weeks, the model expected "
+            f"{errors['expected_total']:,.0f} repeat purchases in them; customers made "
+            f"{errors['actual_total']:,.0f} ({errors['aggregate_error']:+.1%} error in total, "
+            f"mean absolute error {errors['mae']:.2f} per customer).")
+
+
+def at_risk(table: pd.DataFrame, currency: str = "") -> str:
+    """E.g. "120 of the top-decile customers by spend are more likely gone than active..."."""
+    if table.empty:
+        return "No high-value customer is more likely gone than active."
+    return (f"{len(table):,} high-value customers are more likely gone than active; together "
+            f"they have spent {money(table.total_spend.sum(), currency)} so far.")
+
+
+def clv_concentration(curve: pd.DataFrame, clv: pd.Series, months: int,
+                      currency: str = "") -> str:
+    """E.g. "The top 10% of customers hold 57% of predicted 12-month value..."."""
+    top = float(curve.loc[curve.customer_share.round(2) == 0.10, "value_share"].iloc[0])
+    return (f"The top 10% of customers hold {top:.0%} of the value predicted for the next "
+            f"{months} months; the average customer is worth {money(clv.mean(), currency)}.")
+
+
+def simple_vs_model(simple: float, model_same_horizon: float, lifespan_months: float,
+                    currency: str = "") -> str:
+    """Compare the seeds' three-factor CLV with the model's over the same horizon."""
+    if math.isnan(simple) or math.isnan(model_same_horizon):
+        return "There is not enough history to compare the simple and the model CLV."
+    ratio = simple / model_same_horizon if model_same_horizon else float("nan")
+    return (f"Simple CLV is {money(simple, currency)} per active customer; the model, over "
+            f"the same {lifespan_months:.0f} months without discounting, says "
+            f"{money(model_same_horizon, currency)} ({ratio:.1f}× apart).")

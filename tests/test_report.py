@@ -198,3 +198,49 @@ def test_a_one_month_shop_says_there_is_nothing_to_show_yet(tmp_path):
     assert "No cohort is old enough yet" in text
     assert "not enough history yet to compute retention" in text
     assert "Traceback" not in text
+
+
+def test_churn_and_clv_reports_record_the_fitted_model(sample_run):
+    from ppxlib.clv import fit_clv
+    from ppxlib.summary import rfm_summary
+
+    out, _ = sample_run
+    manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
+    metrics = {n["name"]: n["metrics"] for n in manifest["notebooks"]}
+    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
+    summary = rfm_summary(clean.orders, "2026-10-31", freq_multiplier=7)
+    model = fit_clv(summary, time_unit_days=7)
+    for name in ("r", "alpha", "a", "b", "p", "q", "gamma"):
+        assert metrics["02_churn"][f"bgnbd_{name}"] == pytest.approx(model.params_[name])
+    assert metrics["03_clv"]["mean_clv"] == pytest.approx(
+        model.clv(summary, 12, 0.01).mean(), rel=1e-9)
+    low, high = (metrics["03_clv"]["expected_repeat_orders_low"],
+                 metrics["03_clv"]["expected_repeat_orders_high"])
+    assert low < metrics["03_clv"]["expected_repeat_orders"] < high
+    churn = (out / "2026-10" / "02_churn.html").read_text()
+    assert re.search(r"C00\d{4}", churn)  # not redacted: ids shown ...
+    assert "contains customer ids" in churn or "shows customer ids" in churn  # ... and said
+
+
+def test_redacted_churn_report_shows_pseudonyms_only(tmp_path):
+    notebook = ppxlib.report.default_notebook_dir() / "02_churn.ipynb"
+    result = run_report(SAMPLE, out=tmp_path, notebooks=[notebook], as_of=AS_OF, redact=True,
+                        progress=False)
+    assert result.failed == []
+    page = (tmp_path / "2026-10" / "02_churn.html").read_text()
+    assert not re.search(r"C00\d{4}", page)
+    assert "cust-" in page
+
+
+def test_running_one_notebook_keeps_the_months_other_reports(sample_run, tmp_path):
+    import shutil
+
+    out, _ = sample_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    notebook = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    run_report(SAMPLE, out=copy, notebooks=[notebook], as_of=AS_OF, progress=False)
+    names = {n["name"] for n in json.loads((copy / "2026-10" / "manifest.json").read_text())[
+        "notebooks"]}
+    assert names == {"00_overview", "01_retention", "02_churn", "03_clv"}
+    assert (copy / "2026-10" / "03_clv.html").exists()
