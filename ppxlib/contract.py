@@ -206,7 +206,9 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
         value = table[col.name]
         dtype = value.type()
         if col.kind == "id":
-            if not (dtype.is_integer() or dtype.is_string()):
+            if dtype.is_floating():  # integer ids read with missing values become floats
+                casts[col.name] = value.cast("int64")
+            elif not (dtype.is_integer() or dtype.is_string()):
                 casts[col.name] = value.cast("string")
         elif col.kind == "text":
             if not dtype.is_string():

@@ -87,6 +87,11 @@ def _percent(ax, axis: str = "y", decimals: int = 0) -> None:
     getattr(ax, f"{axis}axis").set_major_formatter(mticker.PercentFormatter(1.0, decimals))
 
 
+def _xerr(estimate, low, high) -> list:
+    """Error-bar lengths that are never negative or missing (degenerate intervals draw none)."""
+    return [(estimate - low).clip(lower=0).fillna(0), (high - estimate).clip(lower=0).fillna(0)]
+
+
 def _dates(ax) -> None:
     import matplotlib.dates as mdates
 
@@ -221,15 +226,20 @@ def period_metrics_panel(metrics: pd.DataFrame, months: int = 24, currency: str 
 
 
 def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
-                   title: str = "Share of customers who have placed a second order") -> Figure:
-    """Kaplan-Meier share reordered by days since the first order, with 95% bands."""
+                   title: str = "Share of customers who have placed a second order",
+                   colours: dict[str, str] | None = None) -> Figure:
+    """Kaplan-Meier share reordered by days since the first order, with 95% bands.
+
+    ``colours`` maps group names to colours (e.g. the worse experience in the highlight).
+    """
     fig, ax = plt.subplots(figsize=(9, 3.8))
     groups = curve.groupby("group", sort=True) if "group" in curve else [(None, curve)]
-    colours = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1",
+    chosen = colours
+    palette = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1",
                "#e08214", "#737373"]
     for i, (group, part) in enumerate(groups):
         part = part[part.days <= horizon_days]
-        colour = colours[i % len(colours)]
+        colour = (chosen or {}).get(group, palette[i % len(palette)])
         ax.step(part.days, part.reordered_share, where="post", color=colour,
                 label=None if group is None else str(group))
         ax.fill_between(part.days, part.low, part.high, step="post", color=colour, alpha=0.15,
@@ -379,8 +389,7 @@ def clv_by_group(table: pd.DataFrame, title: str, currency: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(data) + 1.2))
     y = range(len(data))
     ax.barh(list(y), data.estimate, color=PALETTE["primary"], height=0.6)
-    ax.errorbar(data.estimate, list(y), xerr=[data.estimate - data.low,
-                                              data.high - data.estimate],
+    ax.errorbar(data.estimate, list(y), xerr=_xerr(data.estimate, data.low, data.high),
                 fmt="none", ecolor=PALETTE["text"], capsize=3, lw=1)
     ax.set_yticks(list(y))
     ax.set_yticklabels([str(i) for i in data.index])
@@ -388,4 +397,94 @@ def clv_by_group(table: pd.DataFrame, title: str, currency: str = "") -> Figure:
     _currency(ax, axis="x", symbol=currency)
     ax.grid(axis="y", visible=False)
     ax.set_title(title)
+    return fig
+
+
+def score_by_group(table: pd.DataFrame, by: str, title: str, percent: bool = True,
+                   xlabel: str = "", sort: bool = True) -> Figure:
+    """A score per group with its 95% interval; small groups drawn hollow.
+
+    ``sort=False`` keeps the table's order (top to bottom), e.g. for months.
+    """
+    data = table.sort_values("score") if sort else table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(data) + 1.3))
+    y = list(range(len(data)))
+    # NPS intervals are centred on the adjusted estimate, so the score may sit near an end
+    ax.errorbar(data.score, y, xerr=_xerr(data.score, data.low, data.high), fmt="none",
+                ecolor=PALETTE["muted"], elinewidth=3)
+    small = data.small_n.to_numpy() if "small_n" in data else [False] * len(data)
+    for yi, score, is_small in zip(y, data.score, small, strict=True):
+        ax.plot(score, yi, "o", ms=7, color=PALETTE["primary"],
+                mfc="white" if is_small else PALETTE["primary"])
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{g} (n={n:,})" for g, n in zip(data[by], data.n, strict=True)])
+    if percent:
+        _percent(ax, axis="x")
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.set_title(title)
+    return fig
+
+
+def resolution_curves(durations: pd.DataFrame, max_hours: float = 168) -> Figure:
+    """Share of tickets resolved by hours since opening (Kaplan-Meier; open tickets censored)."""
+    from lifelines import KaplanMeierFitter
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    colours = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1"]
+    groups = durations.groupby("group", sort=True) if "group" in durations else [("all",
+                                                                                   durations)]
+    for i, (group, part) in enumerate(groups):
+        kmf = KaplanMeierFitter().fit(part.hours.clip(lower=0), part.resolved)
+        s = kmf.survival_function_.iloc[:, 0]
+        s = s[s.index <= max_hours]
+        ax.step(s.index, 1 - s.to_numpy(), where="post", color=colours[i % len(colours)],
+                label=str(group))
+    ax.axvline(24, color=PALETTE["muted"], lw=0.8, ls=":")
+    ax.set_xlim(0, max_hours)
+    ax.set_xlabel("hours since the ticket was opened")
+    ax.set_ylabel("share resolved")
+    _percent(ax)
+    ax.legend(loc="lower right")
+    ax.set_title("Time to resolution")
+    return fig
+
+
+def rate_bars(table: pd.DataFrame, by: str, rate: str, title: str, xlabel: str) -> Figure:
+    """Horizontal bars of a rate per group with Wilson intervals (columns low, high)."""
+    data = table.sort_values(rate)
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(data) + 1.3))
+    y = list(range(len(data)))
+    ax.barh(y, data[rate], color=PALETTE["primary"], height=0.6)
+    ax.errorbar(data[rate], y, xerr=_xerr(data[rate], data.low, data.high),
+                fmt="none", ecolor=PALETTE["text"], capsize=3, lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(v) for v in data[by]])
+    _percent(ax, axis="x")
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.set_title(title)
+    return fig
+
+
+def difference_forest(table: pd.DataFrame, horizon_days: int = 90) -> Figure:
+    """Difference in the repurchase rate of each experience group vs its reference, with CIs."""
+    data = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(data) + 1.4))
+    y = list(range(len(data)))
+    colours = [PALETTE["highlight"] if h < 0 else PALETTE["secondary"] if lo > 0
+               else PALETTE["muted"] for lo, h in zip(data.difference_low,
+                                                      data.difference_high, strict=True)]
+    ax.errorbar(data.difference, y, xerr=_xerr(data.difference, data.difference_low,
+                                               data.difference_high),
+                fmt="none", ecolor=PALETTE["muted"], elinewidth=3)
+    ax.scatter(data.difference, y, c=colours, s=45, zorder=3)
+    ax.axvline(0, color=PALETTE["text"], lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(data.label)
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v * 100:+.0f} pp"))
+    ax.set_xlabel(f"difference in the share reordering within {horizon_days} days "
+                  "(percentage points, 95% interval)")
+    ax.grid(axis="y", visible=False)
+    ax.set_title("Who comes back less: first-order experience vs repurchase")
     return fig

@@ -58,6 +58,18 @@ class ShopParameters:
     late_ticket_rate: float = 0.35
     never_resolved_share: float = 0.02
 
+    def repurchase_difference(self, days: float = 90) -> float:
+        """True difference in the share reordering within ``days`` of a first order, late
+        minus on time.
+
+        Before a first repeat purchase BG/NBD has no drop-out, so an on-time customer
+        reorders within t weeks with probability ``1 - (alpha / (alpha + t)) ** r``; a late
+        first delivery first removes the customer with probability ``late_churn``.
+        """
+        weeks = days / 7
+        on_time = 1 - (self.alpha / (self.alpha + weeks)) ** self.r
+        return -self.late_churn * on_time
+
 
 @dataclass
 class SimulatedShop:

@@ -255,3 +255,46 @@ def simple_vs_model(simple: float, model_same_horizon: float, lifespan_months: f
     return (f"Simple CLV is {money(simple, currency)} per active customer; the model, over "
             f"the same {lifespan_months:.0f} months without discounting, says "
             f"{money(model_same_horizon, currency)} ({ratio:.1f}× apart).")
+
+
+def survey_scores(scores: pd.DataFrame) -> str:
+    """E.g. "Over the last twelve months NPS was +21 (17 to 26, n = 1,472); CSAT ..."."""
+    parts = []
+    for r in scores.itertuples():
+        if r.metric == "nps":
+            parts.append(f"NPS {r.score:+.0f} ({r.low:+.0f} to {r.high:+.0f}, n = {r.n:,})")
+        else:
+            label = "CSAT" if r.metric == "csat" else "CES"
+            what = "satisfied" if r.metric == "csat" else "found it easy"
+            parts.append(f"{label} {r.score:.0%} {what} ({r.low:.0%}–{r.high:.0%}, "
+                         f"{r.scale} scale, n = {r.n:,})")
+    return "Over the last twelve months: " + "; ".join(parts) + "."
+
+
+def survey_groups(table: pd.DataFrame, metric: str, by: str) -> str:
+    """Name the groups that differ from the rest, or say none does."""
+    label = metric.upper()
+    if "significant" not in table or not table.significant.any():
+        return f"{label} does not differ clearly between {by.replace('_', ' ')} groups."
+    best = table[table.significant].sort_values("score")
+    worst, top = best.iloc[0], best.iloc[-1]
+    fmt = (lambda v: f"{v:+.0f}") if metric == "nps" else (lambda v: f"{v:.0%}")
+    if worst[by] == top[by]:
+        return (f"{label} stands out for {top[by]} ({fmt(top.score)}) against the other "
+                f"{by.replace('_', ' ')} groups.")
+    return (f"{label} is clearly lowest for {worst[by]} ({fmt(worst.score)}) and highest for "
+            f"{top[by]} ({fmt(top.score)}).")
+
+
+def experience_effects(effects: pd.DataFrame) -> str:
+    """The strongest clear association between first-order experience and coming back."""
+    clear = effects[(effects.difference_high < 0) | (effects.difference_low > 0)]
+    if clear.empty:
+        return ("No first-order experience is clearly associated with a different 90-day "
+                "repurchase rate.")
+    worst = clear.sort_values("difference").iloc[0]
+    return (f"Customers whose first order had a {worst.label.split(' (')[0]} were "
+            f"{abs(worst.difference) * 100:.1f} points "
+            f"{'less' if worst.difference < 0 else 'more'} likely to order again within 90 "
+            f"days ({worst.difference_low * 100:+.1f} to {worst.difference_high * 100:+.1f}); "
+            f"{len(clear)} of {len(effects)} comparisons show a clear association.")

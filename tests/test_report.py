@@ -242,5 +242,19 @@ def test_running_one_notebook_keeps_the_months_other_reports(sample_run, tmp_pat
     run_report(SAMPLE, out=copy, notebooks=[notebook], as_of=AS_OF, progress=False)
     names = {n["name"] for n in json.loads((copy / "2026-10" / "manifest.json").read_text())[
         "notebooks"]}
-    assert names == {"00_overview", "01_retention", "02_churn", "03_clv"}
+    assert names == {"00_overview", "01_retention", "02_churn", "03_clv", "04_experience"}
     assert (copy / "2026-10" / "03_clv.html").exists()
+
+
+def test_experience_report_detects_late_delivery_and_escapes_comments(sample_run):
+    from ppxlib.simulate import ShopParameters
+
+    out, _ = sample_run
+    manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
+    metrics = next(n for n in manifest["notebooks"] if n["name"] == "04_experience")["metrics"]
+    assert metrics["repurchase90_diff_delivery_late"] == pytest.approx(
+        ShopParameters().repurchase_difference(90), abs=0.03)
+    assert 0.5 < metrics["on_time_rate"] < 1
+    page = (out / "2026-10" / "04_experience.html").read_text()
+    assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
+    assert "late delivery were" in _text(page) or "late delivery" in _text(page)

@@ -1,0 +1,281 @@
+"""The post-purchase experience and what it does to repurchase.
+
+Operational views:
+
+* **delivery**: on-time rate (delivered by the promised time) and days late, by any column;
+* **returns**: return rate of orders and days from order to return, by any column;
+* **support**: time to resolution with open tickets censored (Kaplan-Meier): median, p90 and
+  the share resolved within a target, by channel or topic; tickets per 100 orders.
+
+Experience -> repurchase: each customer's **first order** is labelled by its experience
+(late or on time, returned or not, its ticket resolved fast / slow / never opened, the
+CSAT given to it, the customer's first NPS answer). For each label, the time to the second
+order is compared (Kaplan-Meier, log-rank) and the 90-day repurchase rate of customers
+followed for 90 days is compared with a Newcombe interval for the difference. These are
+associations in observational data, not causes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis import _
+from lifelines import KaplanMeierFitter
+from statsmodels.stats.proportion import confint_proportions_2indep
+
+from ppxlib.cohorts import wilson_interval
+from ppxlib.repurchase import compare_groups, second_order_durations
+
+HOURS = 3600.0
+
+
+def _ids(left, right):
+    """Order ids compared across tables whose id types may differ."""
+    if left.type() != right.type():
+        return left.cast("string"), right.cast("string")
+    return left, right
+
+
+def delivery(orders: ir.Table, by: str | None = None, end: dt.datetime | None = None
+             ) -> pd.DataFrame:
+    """On-time rate (Wilson interval) and days late among delivered orders, per group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``[by], delivered, on_time, on_time_rate, low, high, mean_days_late`` (mean over late
+        orders).
+    """
+    if not {"promised_ts", "delivered_ts"} <= set(orders.columns):
+        raise ValueError("orders has no promised_ts and delivered_ts: no delivery data")
+    o = orders.filter(orders.promised_ts.notnull() & orders.delivered_ts.notnull())
+    if end is not None:
+        o = o.filter(o.order_ts < end)
+    late_days = o.delivered_ts.delta(o.promised_ts, unit="second") / 86_400
+    o = o.mutate(_late=o.delivered_ts > o.promised_ts, _days=late_days)
+    keys = [by] if by else []
+    agg = o.group_by(keys).aggregate(
+        delivered=_.count(), late=_._late.sum(),
+        late_days=_._days.sum(where=_._late)) if keys else o.aggregate(
+        delivered=_.count(), late=_._late.sum(), late_days=_._days.sum(where=_._late))
+    frame = agg.to_pandas()
+    if by:
+        frame[by] = frame[by].fillna("(missing)").astype(str)
+        frame = frame.sort_values(by)
+    frame["on_time"] = frame.delivered - frame.late
+    frame["on_time_rate"] = frame.on_time / frame.delivered
+    frame["low"], frame["high"] = wilson_interval(frame.on_time, frame.delivered)
+    frame["mean_days_late"] = frame.late_days / frame.late.where(frame.late > 0)
+    return frame[([by] if by else []) + ["delivered", "on_time", "on_time_rate", "low", "high",
+                                         "mean_days_late"]].reset_index(drop=True)
+
+
+def days_late_histogram(orders: ir.Table) -> pd.DataFrame:
+    """Delivered orders by whole days late (negative = early), for the delay distribution."""
+    o = orders.filter(orders.promised_ts.notnull() & orders.delivered_ts.notnull())
+    days = (o.delivered_ts.delta(o.promised_ts, unit="second") / 86_400).ceil()
+    frame = o.mutate(days=days).group_by("days").aggregate(orders=_.count()).to_pandas()
+    return frame.astype({"days": "int64"}).sort_values("days").reset_index(drop=True)
+
+
+def returns_by(orders: ir.Table, returns: ir.Table, by: str) -> pd.DataFrame:
+    """Return rate of orders (Wilson interval) and median days to return, per group.
+
+    ``by`` is an orders column, or ``"month"`` for the order month.
+    """
+    ids, ref = _ids(returns.order_id, orders.order_id)
+    o = orders.mutate(_key=ref, _group=(orders.order_ts.truncate("M").cast("string")
+                                        if by == "month" else orders[by].cast("string")))
+    r = returns.select(_key=ids, return_ts=returns.return_ts).group_by("_key").aggregate(
+        return_ts=_.return_ts.min())
+    j = o.left_join(r, "_key")
+    j = j.mutate(_returned=j.return_ts.notnull(),
+                 _days=j.return_ts.delta(j.order_ts, unit="second") / 86_400)
+    frame = j.group_by("_group").aggregate(
+        orders=_.count(), returned=_._returned.sum(),
+        median_days=_._days.approx_median()).to_pandas()
+    frame = frame.rename(columns={"_group": by})
+    frame[by] = frame[by].fillna("(missing)").astype(str)
+    if by == "month":
+        frame[by] = frame[by].str[:7]
+    frame["return_rate"] = frame.returned / frame.orders
+    frame["low"], frame["high"] = wilson_interval(frame.returned, frame.orders)
+    return frame.sort_values(by).reset_index(drop=True)[
+        [by, "orders", "returned", "return_rate", "low", "high", "median_days"]]
+
+
+def return_reasons(returns: ir.Table) -> pd.DataFrame:
+    """Returns per stated reason, most frequent first."""
+    if "reason" not in returns.columns:
+        return pd.DataFrame(columns=["reason", "returns", "share"])
+    frame = returns.group_by(reason=returns.reason.fill_null("(not given)")).aggregate(
+        returns=_.count()).to_pandas()
+    frame["share"] = frame.returns / frame.returns.sum()
+    return frame.sort_values(["returns", "reason"], ascending=[False, True]).reset_index(
+        drop=True)
+
+
+def resolution_durations(tickets: ir.Table, observation_end: dt.datetime,
+                         by: str | None = None) -> pd.DataFrame:
+    """Hours to resolution per ticket; open tickets censored at ``observation_end``."""
+    t = tickets.filter(tickets.opened_ts < observation_end)
+    has_resolved = "resolved_ts" in t.columns
+    resolved = (t.resolved_ts if has_resolved else ibis.null("timestamp"))
+    closed = resolved.notnull() & (resolved < observation_end)
+    stop = ibis.ifelse(closed, resolved, ibis.literal(observation_end, "timestamp"))
+    cols = {"hours": stop.delta(t.opened_ts, unit="second") / HOURS, "resolved": closed}
+    if by:
+        cols["group"] = t[by].cast("string").fill_null("(missing)")
+    return t.select(**cols).to_pandas()
+
+
+def _km_quantile(survival: pd.Series, q: float) -> float:
+    """First time by which a share ``q`` is resolved (NaN if the curve never gets there)."""
+    reached = survival[survival <= 1 - q]
+    return float(reached.index[0]) if len(reached) else math.nan
+
+
+def resolution_summary(durations: pd.DataFrame, target_hours: float = 24.0) -> pd.DataFrame:
+    """Kaplan-Meier median and p90 hours to resolution and the share resolved within target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``[group], tickets, open, median_hours, p90_hours, within_target`` (NaN when the
+        curve does not reach that point).
+    """
+    rows = []
+    groups = durations.groupby("group", sort=True) if "group" in durations else [(None,
+                                                                                    durations)]
+    for group, part in groups:
+        kmf = KaplanMeierFitter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kmf.fit(part.hours.clip(lower=0), event_observed=part.resolved)
+        survival = kmf.survival_function_.iloc[:, 0]
+        row = {"tickets": len(part), "open": int((~part.resolved).sum()),
+               "median_hours": _km_quantile(survival, 0.5),
+               "p90_hours": _km_quantile(survival, 0.9),
+               "within_target": 1 - float(kmf.survival_function_at_times(target_hours).iloc[0])}
+        rows.append({"group": group, **row} if group is not None else row)
+    return pd.DataFrame(rows)
+
+
+def first_order_experience(orders: ir.Table, returns: ir.Table | None,
+                           tickets: ir.Table | None, surveys: ir.Table | None,
+                           fast_ticket_hours: float = 24.0,
+                           observation_end: dt.datetime | None = None) -> pd.DataFrame:
+    """Per customer: the experience of their first order, as group labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by customer id: ``delivery`` (on time / late / unknown), ``returned``
+        (returned / kept), ``ticket`` (none / resolved fast / resolved slowly / open),
+        ``first_csat`` (low / high / no answer; low = bottom two boxes), ``nps_group``
+        (promoter / passive / detractor / no answer; the customer's first NPS answer).
+    """
+    o = orders if observation_end is None else orders.filter(orders.order_ts < observation_end)
+    firsts = o.group_by("customer_id").aggregate(
+        order_id=o.order_id.argmin(o.order_ts),
+        promised_ts=(o.promised_ts.argmin(o.order_ts) if "promised_ts" in o.columns
+                     else ibis.null("timestamp")),
+        delivered_ts=(o.delivered_ts.argmin(o.order_ts) if "delivered_ts" in o.columns
+                      else ibis.null("timestamp")),
+    )
+    frame = firsts.to_pandas().set_index("customer_id").sort_index()
+    late = frame.delivered_ts > frame.promised_ts
+    known = frame.delivered_ts.notna() & frame.promised_ts.notna()
+    out = pd.DataFrame(index=frame.index)
+    out["delivery"] = np.where(~known, "unknown", np.where(late, "late", "on time"))
+    order_ids = frame.order_id.astype(str)
+
+    out["returned"] = "kept"
+    if returns is not None:
+        returned = set(returns.select(k=returns.order_id.cast("string")).distinct()
+                       .to_pandas().k)
+        out.loc[order_ids.isin(returned).to_numpy(), "returned"] = "returned"
+
+    out["ticket"] = "none"
+    if tickets is not None and "order_id" in tickets.columns:
+        t = tickets.filter(tickets.order_id.notnull())
+        resolved = t.resolved_ts if "resolved_ts" in t.columns else ibis.null("timestamp")
+        per = t.group_by(k=t.order_id.cast("string")).aggregate(
+            hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
+            open=resolved.isnull().any()).to_pandas().set_index("k")
+        per = per.reindex(order_ids.to_numpy())
+        label = np.where(per.open.fillna(False).astype(bool), "open",
+                         np.where(per.hours <= fast_ticket_hours, "resolved fast",
+                                  "resolved slowly"))
+        out["ticket"] = np.where(per.hours.isna() & ~per.open.fillna(False).astype(bool),
+                                 "none", label)
+
+    out["first_csat"] = "no answer"
+    out["nps_group"] = "no answer"
+    if surveys is not None:
+        if "order_id" in surveys.columns:
+            c = surveys.filter((surveys.metric == "csat") & surveys.order_id.notnull())
+            hi = (c.scale_max if "scale_max" in c.columns else ibis.literal(5.0)).fill_null(5.0)
+            per = c.group_by(k=c.order_id.cast("string")).aggregate(
+                low=(c.score <= hi - 3).any()).to_pandas().set_index("k").reindex(
+                order_ids.to_numpy())
+            answered = per.low.notna().to_numpy()
+            out.loc[answered, "first_csat"] = np.where(per.low[answered].astype(bool), "low",
+                                                       "high")
+        n = surveys.filter(surveys.metric == "nps")
+        first_nps = n.group_by("customer_id").aggregate(score=n.score.argmin(n.response_ts))
+        scores = first_nps.to_pandas().set_index("customer_id").score.reindex(out.index)
+        out.loc[scores.notna().to_numpy(), "nps_group"] = pd.cut(
+            scores.dropna(), [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"]
+        ).astype(str).to_numpy()
+    return out
+
+
+def repurchase_by_experience(orders: ir.Table, experience: pd.DataFrame, column: str,
+                             observation_end: dt.datetime, reference: str,
+                             horizon_days: int = 90, confidence: float = 0.95
+                             ) -> dict:
+    """Time to second order and the ``horizon_days`` repurchase rate by one experience label.
+
+    Returns
+    -------
+    dict
+        ``durations`` (for :func:`ppxlib.repurchase.reorder_curve`), ``logrank`` (dict),
+        ``rates`` (per group: customers followed for the horizon, reordered, rate, Wilson
+        interval, difference to ``reference`` with a Newcombe interval).
+    """
+    durations = second_order_durations(orders, observation_end)
+    durations = durations.set_index("customer_id").join(
+        experience[[column]].rename(columns={column: "group"}), how="inner").reset_index()
+    durations = durations[durations.group != "unknown"]
+    logrank = compare_groups(durations) if durations.group.nunique() > 1 else None
+    followed = durations[(durations.days >= horizon_days) | durations.reordered]
+    within = followed.reordered & (followed.days <= horizon_days)
+    rates = followed.assign(within=within).groupby("group").agg(
+        customers=("within", "size"), reordered=("within", "sum")).reset_index()
+    rates["rate"] = rates.reordered / rates.customers
+    rates["low"], rates["high"] = wilson_interval(rates.reordered, rates.customers, confidence)
+    ref = rates[rates.group == reference]
+    diffs, lows, highs = [], [], []
+    for row in rates.itertuples():
+        if row.group == reference or ref.empty:
+            diffs.append(0.0 if row.group == reference else math.nan)
+            lows.append(math.nan)
+            highs.append(math.nan)
+            continue
+        r = ref.iloc[0]
+        low, high = confint_proportions_2indep(row.reordered, row.customers, r.reordered,
+                                               r.customers, method="newcomb",
+                                               alpha=1 - confidence)
+        diffs.append(row.rate - r.rate)
+        lows.append(float(low))
+        highs.append(float(high))
+    rates["difference"], rates["difference_low"], rates["difference_high"] = diffs, lows, highs
+    return {"durations": durations.drop(columns="customer_id"), "logrank": logrank,
+            "rates": rates, "reference": reference, "horizon_days": horizon_days}
