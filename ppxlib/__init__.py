@@ -15,6 +15,11 @@ _LAZY = {
     "cohort_retention": "ppxlib.cohorts",
     "period_metrics": "ppxlib.retention",
     "rfm_scores": "ppxlib.rfm",
+    "rfm_summary": "ppxlib.summary",
+    "fit_clv": "ppxlib.clv",
+    "nps": "ppxlib.survey",
+    "csat": "ppxlib.survey",
+    "ces": "ppxlib.survey",
 }
 
 __all__ = ["CONTRACT", "CleanDataset", "ContractError", "Dataset", "open", "__version__",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pandas as pd
 import yaml
 
 from conftest import ROOT
@@ -77,3 +78,14 @@ def test_committed_notebooks_carry_no_outputs():
                 assert not cell.outputs and cell.execution_count is None, path.name
         assert nb.metadata["kernelspec"]["name"] == "python3", path.name
         assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), path.name
+
+
+def test_the_public_names_design_promises_exist():
+    import ppxlib
+
+    for name in ("open", "rfm_summary", "cohort_retention", "fit_clv", "nps", "csat", "ces"):
+        assert callable(getattr(ppxlib, name)), name
+    orders = pd.DataFrame({"order_id": [1], "customer_id": ["a"], "amount": [1.0],
+                           "order_ts": pd.to_datetime(["2024-01-01"])})
+    dataset = ppxlib.open({"orders": orders})
+    assert {"orders", "returns", "surveys", "tickets", "validate"} <= set(dir(dataset))
