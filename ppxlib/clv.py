@@ -9,7 +9,8 @@
   the same CLV for the same horizon (lifetimes' own ``customer_lifetime_value`` counts a
   month as 30 days for daily data but 4.345 weeks for weekly data);
 * identical (frequency, recency, T) rows **collapsed with weights** (same likelihood, far
-  fewer rows);
+  fewer rows), and the BG/NBD likelihood maximised with its analytic gradient
+  (:mod:`ppxlib.bgnbd`; equal parameters to lifetimes' autograd fit, tested);
 * **data-driven starting values** and a **rescue** sequence when the optimiser fails (the
   default start, then a tiny penalizer); if all fail, :class:`CLVFitError` says what happened
   and what to try. Parameters are never NaN;
@@ -28,6 +29,8 @@ import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import ConvergenceError
 from scipy import stats
+
+from ppxlib import bgnbd
 
 DAYS_PER_MONTH = 30.4375
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
@@ -136,7 +139,8 @@ class CLVModel:
 
 def _collapse(summary: pd.DataFrame) -> pd.DataFrame:
     keys = ["frequency", "recency", "T"]
-    return (summary[keys].groupby(keys, sort=True).size().rename("weight").reset_index())
+    rows = summary[keys].groupby(keys, sort=False).size().rename("weight").reset_index()
+    return rows.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def _start(rows: pd.DataFrame, scale: float) -> np.ndarray:
@@ -153,6 +157,10 @@ def _start(rows: pd.DataFrame, scale: float) -> np.ndarray:
 def _fit_bgnbd(rows: pd.DataFrame, notes: list[str]) -> BetaGeoFitter:
     args = (rows.frequency, rows.recency, rows["T"])
     scale = 10.0 / rows["T"].max()
+    try:  # the same likelihood with an analytic gradient: several times faster at scale
+        return bgnbd.fit(*args, weights=rows.weight, initial_log_params=_start(rows, scale))
+    except (RuntimeError, FloatingPointError, np.linalg.LinAlgError) as err:
+        notes.append(f"The fast BG/NBD fit failed ({err}); lifetimes' own optimiser was used.")
     attempts = [("data-driven start", 0.0, _start(rows, scale)),
                 ("lifetimes' default start", 0.0, None),
                 ("a tiny penalizer (1e-6)", 1e-6, _start(rows, scale)),

@@ -251,8 +251,8 @@ def first_order_attributes(orders: ir.Table, columns: list[str],
     aggs = {"first_ts": orders[datetime_col].min()}
     for c in present:
         aggs[c] = orders[c].cast("string").argmin(orders[datetime_col])
-    frame = orders.group_by(customer_id=orders[customer_id_col]).aggregate(**aggs).to_pandas()
-    frame = frame.set_index("customer_id").sort_index()
+    frame = (orders.group_by(customer_id=orders[customer_id_col]).aggregate(**aggs)
+             .order_by("customer_id").to_pyarrow().to_pandas().set_index("customer_id"))
     frame.insert(0, "cohort", pd.to_datetime(frame.pop("first_ts")).dt.to_period("M"))
     for c in present:
         frame[c] = frame[c].fillna(MISSING_GROUP)

@@ -189,7 +189,7 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         delivered_ts=(o.delivered_ts.argmin(o.order_ts) if "delivered_ts" in o.columns
                       else ibis.null("timestamp")),
     )
-    frame = firsts.to_pandas().set_index("customer_id").sort_index()
+    frame = firsts.order_by("customer_id").to_pyarrow().to_pandas().set_index("customer_id")
     late = frame.delivered_ts > frame.promised_ts
     known = frame.delivered_ts.notna() & frame.promised_ts.notna()
     out = pd.DataFrame(index=frame.index)

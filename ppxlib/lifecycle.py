@@ -319,5 +319,5 @@ def customer_states(orders: ir.Table, month: str | pd.Period, sleeping_days: flo
     runs = lifecycle_runs(orders, month, sleeping_days, lost_days, customer_id_col,
                           datetime_col)
     now = runs.filter((runs.start <= last) & (runs.end >= last)).select("cust", "state")
-    frame = now.to_pandas().set_index("cust").sort_index()
+    frame = now.order_by("cust").to_pyarrow().to_pandas().set_index("cust")
     return frame.state.rename("state").rename_axis("customer_id")

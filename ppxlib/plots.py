@@ -488,3 +488,16 @@ def difference_forest(table: pd.DataFrame, horizon_days: int = 90) -> Figure:
     ax.grid(axis="y", visible=False)
     ax.set_title("Who comes back less: first-order experience vs repurchase")
     return fig
+
+
+def delay_histogram(days: pd.DataFrame) -> Figure:
+    """Delivered orders by days late (negative = early); late days in the highlight colour."""
+    data = days[(days.days >= -7) & (days.days <= 14)]
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    colours = [PALETTE["highlight"] if d > 0 else PALETTE["primary"] for d in data.days]
+    ax.bar(data.days, data.orders, color=colours, width=0.8)
+    ax.set_xlabel("days after the promised date (negative = early; cut at -7 and +14)")
+    ax.set_ylabel("orders")
+    ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+    ax.set_title("Delivery compared with the promised date")
+    return fig

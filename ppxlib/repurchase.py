@@ -75,7 +75,7 @@ def second_order_durations(
                "second_ts": joined.second_ts}
     if by is not None:
         columns["group"] = joined.group
-    frame = joined.select(**columns).to_pandas()
+    frame = joined.select(**columns).order_by("customer_id").to_pandas()
     stop = frame.second_ts.fillna(end)
     frame["days"] = (stop - frame.first_ts).dt.total_seconds() / SECONDS_PER_DAY
     frame["reordered"] = frame.second_ts.notna()
@@ -85,7 +85,7 @@ def second_order_durations(
             frame["group"] = pd.to_datetime(frame["group"]).dt.to_period("M").astype(str)
         frame["group"] = frame["group"].fillna(MISSING_GROUP).astype(str)
         out.append("group")
-    return frame[out].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return frame[out].reset_index(drop=True)
 
 
 def _fit(durations: pd.DataFrame, confidence: float) -> KaplanMeierFitter:

@@ -141,7 +141,7 @@ def rfm_scores(
     o = orders.filter(orders[datetime_col] < end.to_pydatetime())
     per = o.group_by(customer_id=o[customer_id_col]).aggregate(
         last_ts=_[datetime_col].max(), frequency=_.count(), monetary=_[amount_col].sum())
-    frame = per.to_pandas().set_index("customer_id").sort_index()
+    frame = per.order_by("customer_id").to_pyarrow().to_pandas().set_index("customer_id")
     frame["recency_days"] = (end - frame.pop("last_ts")).dt.total_seconds() / 86_400
     frame["frequency"] = frame.frequency.astype("int64")
     frame["aov"] = frame.monetary / frame.frequency

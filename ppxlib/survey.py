@@ -23,6 +23,7 @@ import pandas as pd
 from ibis import _
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 from ppxlib.cohorts import wilson_interval
 from ppxlib.contract import DEFAULT_SCALES
@@ -159,9 +160,11 @@ def summarise(counts: pd.DataFrame, metric: str, by: str | None = None,
               confidence: float = 0.95) -> pd.DataFrame:
     """The metric per group (one row per group and scale) with intervals, flags and tests.
 
-    Each group is tested against all other responses on the same scale: two proportions
-    (CSAT, CES easy share) or a z-test on the NPS difference, and Mann-Whitney on the scores;
-    p-values are Holm-adjusted across groups. Groups below ``min_n`` are kept and flagged.
+    Each group is tested against all other responses on the same scale: a two-proportion
+    z-test on the headline share (CSAT top boxes, CES "easy") or a z-test on the NPS
+    difference; ``p_adjusted`` is Holm-adjusted across groups. ``p_value_ordinal`` adds a
+    Mann-Whitney test on the whole score distribution. Groups below ``min_n`` are kept and
+    flagged, and never marked significant.
 
     Returns
     -------
@@ -191,8 +194,12 @@ def summarise(counts: pd.DataFrame, metric: str, by: str | None = None,
     return frame
 
 
+def _in_box(values: np.ndarray, cut: float, top: bool) -> int:
+    return int((values >= cut).sum() if top else (values <= cut).sum())
+
+
 def _test_groups(frame, counts, metric, by, higher_is_better, cut) -> pd.DataFrame:
-    p_values = []
+    p_values, ordinal = [], []
     for row in frame.itertuples():
         lo, hi = (float(x) for x in row.scale.split("-"))
         same = counts[(counts.scale_min == lo) & (counts.scale_max == hi)]
@@ -200,6 +207,7 @@ def _test_groups(frame, counts, metric, by, higher_is_better, cut) -> pd.DataFra
         rest = _expand(same[same[by] != getattr(row, by)])
         if len(mine) == 0 or len(rest) == 0:
             p_values.append(math.nan)
+            ordinal.append(math.nan)
             continue
         if metric == "nps":
             a, b = nps(mine), nps(rest)
@@ -209,9 +217,17 @@ def _test_groups(frame, counts, metric, by, higher_is_better, cut) -> pd.DataFra
             diff = (a["score"] - b["score"]) / 100
             p_values.append(float(2 * stats.norm.sf(abs(diff / se))) if se > 0 else math.nan)
         else:
-            p_values.append(float(stats.mannwhitneyu(mine, rest,
-                                                     alternative="two-sided").pvalue))
+            # the headline is a share (top boxes, or "easy"): compare two proportions
+            top = metric == "csat" or higher_is_better
+            counts_ = np.array([_in_box(mine, row.cut, top), _in_box(rest, row.cut, top)])
+            sizes = np.array([len(mine), len(rest)])
+            if 0 < counts_.sum() < sizes.sum():
+                p_values.append(float(proportions_ztest(counts_, sizes)[1]))
+            else:
+                p_values.append(1.0)
+        ordinal.append(float(stats.mannwhitneyu(mine, rest, alternative="two-sided").pvalue))
     frame["p_value"] = p_values
+    frame["p_value_ordinal"] = ordinal  # Mann-Whitney on the whole score distribution
     valid = frame.p_value.notna()
     frame["p_adjusted"] = np.nan
     if valid.any():

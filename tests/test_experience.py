@@ -103,3 +103,28 @@ def test_support_is_slower_by_email_in_the_sample(sample):
     summary = ex.resolution_summary(ex.resolution_durations(sample.tickets, END, "channel"))
     medians = summary.set_index("group").median_hours
     assert medians["chat"] < medians["phone"] < medians["email"]  # simulated 4h, 8h, 30h
+
+
+def _results(clean) -> dict[str, pd.DataFrame]:
+    from ppxlib import survey
+
+    return {
+        "nps": survey.summarise(survey.score_counts(clean.surveys, "nps"), "nps"),
+        "csat": survey.summarise(survey.score_counts(clean.surveys, "csat", ["touchpoint"]),
+                                 "csat", by="touchpoint"),
+        "delivery": ex.delivery(clean.orders, "region", end=END),
+        "returns": ex.returns_by(clean.orders, clean.returns, "category"),
+    }
+
+
+def test_same_results_from_a_folder_and_from_frames(sample):
+    frames = {}
+    for name in ("orders", "returns", "surveys", "tickets"):
+        frame = pd.read_csv(SAMPLE / f"{name}.csv")
+        for col in [c for c in frame.columns if c.endswith("_ts")]:
+            frame[col] = pd.to_datetime(frame[col])
+        frames[name] = frame
+    from_frames = ppxlib.open(frames).validate(as_of=AS_OF)
+    expected, got = _results(sample), _results(from_frames)
+    for key in expected:
+        pd.testing.assert_frame_equal(got[key], expected[key], check_dtype=False)

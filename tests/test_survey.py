@@ -87,3 +87,15 @@ def test_nps_groups_use_a_z_test_on_the_difference():
                       by="touchpoint").set_index("touchpoint")
     assert table.loc["a", "score"] == 20.0 and table.loc["b", "score"] == -40.0
     assert table.loc["a", "p_value"] < 0.001
+
+
+def test_csat_groups_compare_top_box_shares_with_a_two_proportion_test():
+    from statsmodels.stats.proportion import proportions_ztest
+
+    rows = [("c", "csat", 5, 5, "a")] * 40 + [("c", "csat", 2, 5, "a")] * 10
+    rows += [("c", "csat", 4, 5, "b")] * 30 + [("c", "csat", 1, 5, "b")] * 30
+    table = summarise(score_counts(_surveys(rows), "csat", ["touchpoint"]), "csat",
+                      by="touchpoint").set_index("touchpoint")
+    expected = proportions_ztest([40, 30], [50, 60])[1]
+    assert table.loc["a", "p_value"] == pytest.approx(expected)
+    assert table.loc["a", "p_value_ordinal"] < 1
