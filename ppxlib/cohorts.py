@@ -150,39 +150,37 @@ def cohort_retention(
         if mode == "rolling":
             reach["_group"] = reach["_group"].fillna(MISSING_GROUP)
 
-    frames = []
-    for key, cell in cells.groupby(keys, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        cohort = int(key[0])
-        horizon = max(last_reached - cohort, 0)
-        grid = pd.DataFrame({"_k": np.arange(horizon + 1)})
-        grid = grid.merge(cell[["_k", "customers", "revenue"]], on="_k", how="left")
-        grid[["customers", "revenue"]] = grid[["customers", "revenue"]].fillna(0)
-        size = int(grid.loc[grid._k == 0, "customers"].iloc[0])
-        if mode == "rolling":
-            mask = reach._cohort == cohort
-            if by:
-                mask &= reach._group == key[1]
-            counts = reach[mask].set_index("_kmax")["n"].reindex(grid._k, fill_value=0)
-            grid["customers"] = counts[::-1].cumsum()[::-1].to_numpy()
-        revenue0 = float(grid.loc[grid._k == 0, "revenue"].iloc[0])
-        frame = pd.DataFrame({
-            "cohort": to_period(cohort, period),
-            "period_number": grid._k.astype(int),
-            "cohort_size": size,
-            "customers": grid.customers.astype(float),
-            "revenue": grid.revenue.astype(float),
-        })
-        if by:
-            frame.insert(1, "group", key[1])
-        frame["rate"] = frame.customers / size
-        frame["rate_low"], frame["rate_high"] = wilson_interval(frame.customers, size,
-                                                                confidence)
-        frame["revenue_retention"] = frame.revenue / revenue0 if revenue0 else np.nan
-        frame["cumulative_revenue_per_customer"] = frame.revenue.cumsum() / size
-        frame["reached"] = cohort + frame.period_number <= last_reached
-        frames.append(frame)
-    result = pd.concat(frames, ignore_index=True)
+    # One grid row per cohort (x group) and period 0..horizon, built without a Python loop.
+    heads = cells[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    span = (last_reached - heads._cohort).clip(lower=0).astype(int) + 1
+    grid = heads.loc[heads.index.repeat(span)].reset_index(drop=True)
+    grid["_k"] = grid.groupby(keys, sort=False).cumcount()
+    grid = grid.merge(cells, on=[*keys, "_k"], how="left")
+    grid[["customers", "revenue"]] = grid[["customers", "revenue"]].fillna(0)
+    size = grid.groupby(keys, sort=False).customers.transform("first")
+    revenue0 = grid.groupby(keys, sort=False).revenue.transform("first")
+    if mode == "rolling":
+        counts = grid[keys + ["_k"]].merge(
+            reach.rename(columns={"_kmax": "_k"}), on=[*keys, "_k"], how="left").n.fillna(0)
+        reversed_ = counts[::-1].groupby([grid[k][::-1] for k in keys], sort=False).cumsum()
+        grid["customers"] = reversed_[::-1].to_numpy()
+    result = pd.DataFrame({
+        "cohort": [to_period(c, period) for c in grid._cohort],
+        "period_number": grid._k.astype(int),
+        "cohort_size": size.astype(int),
+        "customers": grid.customers.astype(float),
+        "revenue": grid.revenue.astype(float),
+    })
+    if by:
+        result.insert(1, "group", grid._group)
+    result["rate"] = result.customers / result.cohort_size
+    result["rate_low"], result["rate_high"] = wilson_interval(result.customers,
+                                                              result.cohort_size, confidence)
+    result["revenue_retention"] = (result.revenue / revenue0.where(revenue0 != 0)).to_numpy()
+    result["cumulative_revenue_per_customer"] = (
+        result.revenue.groupby([grid[k] for k in keys], sort=False).cumsum()
+        / result.cohort_size)
+    result["reached"] = (grid._cohort + grid._k <= last_reached).to_numpy()
     value_cols = ["customers", "rate", "rate_low", "rate_high", "revenue", "revenue_retention",
                   "cumulative_revenue_per_customer"]
     result.loc[~result.reached, value_cols] = np.nan

@@ -501,3 +501,38 @@ def delay_histogram(days: pd.DataFrame) -> Figure:
     ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_title("Delivery compared with the promised date")
     return fig
+
+
+def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None]],
+                        horizon_days: int = 365) -> Figure:
+    """Small multiples of time-to-second-order curves, one panel per experience factor.
+
+    ``panels`` holds (title, :func:`ppxlib.repurchase.reorder_curve` frame, log-rank p).
+    """
+    import math
+
+    cols = 2
+    rows = math.ceil(len(panels) / cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(10, 3.1 * rows), squeeze=False,
+                             sharey=True)
+    palette = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1",
+               "#e08214"]
+    for ax, (title, curve, p_value) in zip(axes.flat, panels, strict=False):
+        for i, (group, part) in enumerate(curve.groupby("group", sort=True)):
+            part = part[part.days <= horizon_days]
+            ax.step(part.days, part.reordered_share, where="post",
+                    color=palette[i % len(palette)], label=str(group))
+        suffix = "" if p_value is None else f" (log-rank p = {p_value:.2g})"
+        ax.set_title(title + suffix, fontsize=10.5)
+        ax.set_xlim(0, horizon_days)
+        ax.set_ylim(bottom=0)
+        _percent(ax)
+        ax.legend(loc="upper left", fontsize=8.5)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("days since first order")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share reordered")
+    fig.tight_layout()
+    return fig
