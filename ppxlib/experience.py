@@ -135,6 +135,28 @@ def resolution_durations(tickets: ir.Table, observation_end: dt.datetime,
     return t.select(**cols).to_pandas()
 
 
+def resolution_curve(durations: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan-Meier share of tickets resolved by hours since opening (open ones censored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group`` ("all" without groups), ``hours``, ``resolved_share``.
+    """
+    frames = []
+    groups = durations.groupby("group", sort=True) if "group" in durations else [("all",
+                                                                                   durations)]
+    for group, part in groups:
+        kmf = KaplanMeierFitter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kmf.fit(part.hours.clip(lower=0), event_observed=part.resolved)
+        survival = kmf.survival_function_.iloc[:, 0]
+        frames.append(pd.DataFrame({"group": group, "hours": survival.index.to_numpy(),
+                                    "resolved_share": 1 - survival.to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _km_quantile(survival: pd.Series, q: float) -> float:
     """First time by which a share ``q`` is resolved (NaN if the curve never gets there)."""
     reached = survival[survival <= 1 - q]
@@ -210,11 +232,10 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
             hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
             open=resolved.isnull().any()).to_pandas().set_index("k")
         per = per.reindex(order_ids.to_numpy())
-        label = np.where(per.open.fillna(False).astype(bool), "open",
-                         np.where(per.hours <= fast_ticket_hours, "resolved fast",
-                                  "resolved slowly"))
-        out["ticket"] = np.where(per.hours.isna() & ~per.open.fillna(False).astype(bool),
-                                 "none", label)
+        is_open = per.open.astype("boolean").fillna(False).to_numpy(dtype=bool)
+        label = np.where(is_open, "open", np.where(per.hours <= fast_ticket_hours,
+                                                   "resolved fast", "resolved slowly"))
+        out["ticket"] = np.where(per.hours.isna().to_numpy() & ~is_open, "none", label)
 
     out["first_csat"] = "no answer"
     out["nps_group"] = "no answer"

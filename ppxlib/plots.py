@@ -426,19 +426,16 @@ def score_by_group(table: pd.DataFrame, by: str, title: str, percent: bool = Tru
     return fig
 
 
-def resolution_curves(durations: pd.DataFrame, max_hours: float = 168) -> Figure:
-    """Share of tickets resolved by hours since opening (Kaplan-Meier; open tickets censored)."""
-    from lifelines import KaplanMeierFitter
+def resolution_curves(curve: pd.DataFrame, max_hours: float = 168) -> Figure:
+    """Share of tickets resolved by hours since opening, per group.
 
+    ``curve`` is :func:`ppxlib.experience.resolution_curve` output.
+    """
     fig, ax = plt.subplots(figsize=(9, 3.6))
     colours = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1"]
-    groups = durations.groupby("group", sort=True) if "group" in durations else [("all",
-                                                                                   durations)]
-    for i, (group, part) in enumerate(groups):
-        kmf = KaplanMeierFitter().fit(part.hours.clip(lower=0), part.resolved)
-        s = kmf.survival_function_.iloc[:, 0]
-        s = s[s.index <= max_hours]
-        ax.step(s.index, 1 - s.to_numpy(), where="post", color=colours[i % len(colours)],
+    for i, (group, part) in enumerate(curve.groupby("group", sort=True)):
+        part = part[part.hours <= max_hours]
+        ax.step(part.hours, part.resolved_share, where="post", color=colours[i % len(colours)],
                 label=str(group))
     ax.axvline(24, color=PALETTE["muted"], lw=0.8, ls=":")
     ax.set_xlim(0, max_hours)

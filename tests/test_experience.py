@@ -87,6 +87,8 @@ def test_open_tickets_are_censored_in_resolution_times():
     durations = ex.resolution_durations(tickets, dt.datetime(2024, 1, 1, 6))
     assert durations.resolved.tolist() == [True, False, False]  # b resolves after the end
     assert durations.hours.tolist() == [2.0, 6.0, 6.0]
+    curve = ex.resolution_curve(durations)
+    assert curve.set_index("hours").resolved_share.loc[2.0] == pytest.approx(1 / 3)
     summary = ex.resolution_summary(durations, target_hours=3).iloc[0]
     assert summary.within_target == pytest.approx(1 / 3)
     assert summary.open == 2
