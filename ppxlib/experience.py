@@ -144,17 +144,23 @@ def resolution_curve(durations: pd.DataFrame) -> pd.DataFrame:
         ``group`` ("all" without groups), ``hours``, ``resolved_share``.
     """
     frames = []
-    groups = durations.groupby("group", sort=True) if "group" in durations else [("all",
-                                                                                   durations)]
+    for group, _part, kmf in _resolution_fits(durations):
+        survival = kmf.survival_function_.iloc[:, 0]
+        frames.append(pd.DataFrame({"group": group or "all", "hours": survival.index.to_numpy(),
+                                    "resolved_share": 1 - survival.to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _resolution_fits(durations: pd.DataFrame):
+    """(group or None, rows, fitted Kaplan-Meier) per group of resolution durations."""
+    groups = durations.groupby("group", sort=True) if "group" in durations else [(None,
+                                                                                    durations)]
     for group, part in groups:
         kmf = KaplanMeierFitter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             kmf.fit(part.hours.clip(lower=0), event_observed=part.resolved)
-        survival = kmf.survival_function_.iloc[:, 0]
-        frames.append(pd.DataFrame({"group": group, "hours": survival.index.to_numpy(),
-                                    "resolved_share": 1 - survival.to_numpy()}))
-    return pd.concat(frames, ignore_index=True)
+        yield group, part, kmf
 
 
 def _km_quantile(survival: pd.Series, q: float) -> float:
@@ -173,13 +179,7 @@ def resolution_summary(durations: pd.DataFrame, target_hours: float = 24.0) -> p
         curve does not reach that point).
     """
     rows = []
-    groups = durations.groupby("group", sort=True) if "group" in durations else [(None,
-                                                                                    durations)]
-    for group, part in groups:
-        kmf = KaplanMeierFitter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            kmf.fit(part.hours.clip(lower=0), event_observed=part.resolved)
+    for group, part, kmf in _resolution_fits(durations):
         survival = kmf.survival_function_.iloc[:, 0]
         row = {"tickets": len(part), "open": int((~part.resolved).sum()),
                "median_hours": _km_quantile(survival, 0.5),
