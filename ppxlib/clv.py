@@ -139,8 +139,8 @@ class CLVModel:
 
 def _collapse(summary: pd.DataFrame) -> pd.DataFrame:
     keys = ["frequency", "recency", "T"]
-    rows = summary[keys].groupby(keys, sort=False).size().rename("weight").reset_index()
-    return rows.sort_values(keys, kind="stable").reset_index(drop=True)
+    # first-appearance order: deterministic for a summary sorted by customer, and no sort
+    return summary[keys].groupby(keys, sort=False).size().rename("weight").reset_index()
 
 
 def _start(rows: pd.DataFrame, scale: float) -> np.ndarray:
@@ -246,11 +246,11 @@ def _check_summary(summary: pd.DataFrame) -> None:
 
 def bgnbd_log_likelihood(bgf: BetaGeoFitter, rows: pd.DataFrame) -> float:
     """Total BG/NBD log-likelihood at the fitted parameters, in the data's own time unit."""
-    params = np.log(bgf.params_[list(BGNBD_PARAMS)].to_numpy())
-    weights = rows.weight.to_numpy() if "weight" in rows else np.ones(len(rows))
-    mean = BetaGeoFitter._negative_log_likelihood(
-        params, rows.frequency.to_numpy(), rows.recency.to_numpy(), rows["T"].to_numpy(),
-        weights, 0.0)
+    weights = rows.weight.to_numpy(dtype=float) if "weight" in rows else np.ones(len(rows))
+    data = bgnbd._Data(rows.frequency.to_numpy(dtype=float), rows.recency.to_numpy(dtype=float),
+                       rows["T"].to_numpy(dtype=float), weights)
+    mean, _grad = bgnbd.negative_log_likelihood(
+        np.log(bgf.params_[list(BGNBD_PARAMS)].to_numpy()), data)
     return float(-mean * weights.sum())
 
 
