@@ -211,50 +211,55 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         delivered_ts=(o.delivered_ts.argmin(o.order_ts) if "delivered_ts" in o.columns
                       else ibis.null("timestamp")),
     )
-    frame = firsts.order_by("customer_id").to_pyarrow().to_pandas().set_index("customer_id")
-    late = frame.delivered_ts > frame.promised_ts
-    known = frame.delivered_ts.notna() & frame.promised_ts.notna()
-    out = pd.DataFrame(index=frame.index)
-    out["delivery"] = np.where(~known, "unknown", np.where(late, "late", "on time"))
-    order_ids = frame.order_id.astype(str)
-
-    out["returned"] = "kept"
+    # Everything is joined onto the first orders in the engine; one row per customer returns.
+    firsts = firsts.mutate(_order=firsts.order_id.cast("string"),
+                           _cust=firsts.customer_id.cast("string"))
+    facts = firsts
     if returns is not None:
-        returned = set(returns.select(k=returns.order_id.cast("string")).distinct()
-                       .to_pandas().k)
-        out.loc[order_ids.isin(returned).to_numpy(), "returned"] = "returned"
-
-    out["ticket"] = "none"
+        r = returns.group_by(_order=returns.order_id.cast("string")).aggregate(
+            _returned=_.count() > 0)
+        facts = facts.left_join(r, "_order").drop("_order_right")
     if tickets is not None and "order_id" in tickets.columns:
         t = tickets.filter(tickets.order_id.notnull())
         resolved = t.resolved_ts if "resolved_ts" in t.columns else ibis.null("timestamp")
-        per = t.group_by(k=t.order_id.cast("string")).aggregate(
-            hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
-            open=resolved.isnull().any()).to_pandas().set_index("k")
-        per = per.reindex(order_ids.to_numpy())
-        is_open = per.open.astype("boolean").fillna(False).to_numpy(dtype=bool)
-        label = np.where(is_open, "open", np.where(per.hours <= fast_ticket_hours,
-                                                   "resolved fast", "resolved slowly"))
-        out["ticket"] = np.where(per.hours.isna().to_numpy() & ~is_open, "none", label)
-
-    out["first_csat"] = "no answer"
-    out["nps_group"] = "no answer"
+        per = t.group_by(_order=t.order_id.cast("string")).aggregate(
+            _ticket_hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
+            _ticket_open=resolved.isnull().any())
+        facts = facts.left_join(per, "_order").drop("_order_right")
+    if surveys is not None and "order_id" in surveys.columns:
+        c = surveys.filter((surveys.metric == "csat") & surveys.order_id.notnull())
+        top = (c.scale_max if "scale_max" in c.columns else ibis.literal(5.0)).fill_null(5.0)
+        per = c.group_by(_order=c.order_id.cast("string")).aggregate(
+            _csat_low=(c.score <= top - 3).any())  # the bottom two boxes
+        facts = facts.left_join(per, "_order").drop("_order_right")
     if surveys is not None:
-        if "order_id" in surveys.columns:
-            c = surveys.filter((surveys.metric == "csat") & surveys.order_id.notnull())
-            hi = (c.scale_max if "scale_max" in c.columns else ibis.literal(5.0)).fill_null(5.0)
-            per = c.group_by(k=c.order_id.cast("string")).aggregate(
-                low=(c.score <= hi - 3).any()).to_pandas().set_index("k").reindex(
-                order_ids.to_numpy())
-            answered = per.low.notna().to_numpy()
-            out.loc[answered, "first_csat"] = np.where(per.low[answered].astype(bool), "low",
-                                                       "high")
         n = surveys.filter(surveys.metric == "nps")
-        first_nps = n.group_by("customer_id").aggregate(score=n.score.argmin(n.response_ts))
-        scores = first_nps.to_pandas().set_index("customer_id").score.reindex(out.index)
-        out.loc[scores.notna().to_numpy(), "nps_group"] = pd.cut(
-            scores.dropna(), [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"]
-        ).astype(str).to_numpy()
+        per = n.group_by(_cust=n.customer_id.cast("string")).aggregate(
+            _nps=n.score.argmin(n.response_ts))
+        facts = facts.left_join(per, "_cust").drop("_cust_right")
+    frame = (facts.order_by("customer_id").to_pyarrow().to_pandas()
+             .set_index("customer_id"))
+
+    def column(name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
+
+    out = pd.DataFrame(index=frame.index)
+    known = frame.delivered_ts.notna() & frame.promised_ts.notna()
+    late = frame.delivered_ts > frame.promised_ts
+    out["delivery"] = np.where(~known, "unknown", np.where(late, "late", "on time"))
+    returned = column("_returned").astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out["returned"] = np.where(returned, "returned", "kept")
+    hours = column("_ticket_hours")
+    is_open = column("_ticket_open").astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out["ticket"] = np.where(is_open, "open", np.where(
+        hours.isna(), "none", np.where(hours <= fast_ticket_hours, "resolved fast",
+                                       "resolved slowly")))
+    low = column("_csat_low").astype("boolean")
+    out["first_csat"] = np.where(low.isna(), "no answer",
+                                 np.where(low.fillna(False), "low", "high"))
+    score = column("_nps")
+    out["nps_group"] = np.where(score.isna(), "no answer", np.where(
+        score >= 9, "promoter", np.where(score >= 7, "passive", "detractor")))
     return out
 
 
