@@ -23,6 +23,7 @@ import pandas as pd
 from ibis import _
 from statsmodels.stats.proportion import proportion_confint
 
+from ppxlib.engine import customer_frame
 from ppxlib.periods import check_period, index_of, period_index, to_period
 
 MODES = ("returned", "rolling")
@@ -249,8 +250,7 @@ def first_order_attributes(orders: ir.Table, columns: list[str],
     aggs = {"first_ts": orders[datetime_col].min()}
     for c in present:
         aggs[c] = orders[c].cast("string").argmin(orders[datetime_col])
-    frame = (orders.group_by(customer_id=orders[customer_id_col]).aggregate(**aggs)
-             .order_by("customer_id").to_pyarrow().to_pandas().set_index("customer_id"))
+    frame = customer_frame(orders.group_by(customer_id=orders[customer_id_col]).aggregate(**aggs))
     frame.insert(0, "cohort", pd.to_datetime(frame.pop("first_ts")).dt.to_period("M"))
     for c in present:
         frame[c] = frame[c].fillna(MISSING_GROUP)

@@ -30,6 +30,7 @@ from lifelines import KaplanMeierFitter
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.cohorts import wilson_interval
+from ppxlib.engine import customer_frame
 from ppxlib.repurchase import compare_groups, second_order_durations
 
 HOURS = 3600.0
@@ -237,8 +238,7 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         per = n.group_by(_cust=n.customer_id.cast("string")).aggregate(
             _nps=n.score.argmin(n.response_ts))
         facts = facts.left_join(per, "_cust").drop("_cust_right")
-    frame = (facts.order_by("customer_id").to_pyarrow().to_pandas()
-             .set_index("customer_id"))
+    frame = customer_frame(facts)
 
     def column(name: str) -> pd.Series:
         return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)

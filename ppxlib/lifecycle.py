@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from ppxlib.engine import customer_frame
 from ppxlib.periods import index_of, period_index, to_period
 
 STATES = ("new", "active", "reactivated", "sleeping", "lost")
@@ -319,5 +320,5 @@ def customer_states(orders: ir.Table, month: str | pd.Period, sleeping_days: flo
     runs = lifecycle_runs(orders, month, sleeping_days, lost_days, customer_id_col,
                           datetime_col)
     now = runs.filter((runs.start <= last) & (runs.end >= last)).select("cust", "state")
-    frame = now.order_by("cust").to_pyarrow().to_pandas().set_index("cust")
+    frame = customer_frame(now, "cust")
     return frame.state.rename("state").rename_axis("customer_id")

@@ -34,6 +34,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
+from ppxlib.engine import customer_frame
 from ppxlib.periods import index_of, period_index
 
 FREQS = ("D", "W")
@@ -166,7 +167,7 @@ def rfm_summary(
 def _to_frame(expr: ir.Table) -> pd.DataFrame:
     """Customer-sized result to pandas, sorted by the engine (sorting 1M string ids in pandas
     costs more than the whole query)."""
-    return expr.order_by("customer_id").to_pyarrow().to_pandas().set_index("customer_id")
+    return customer_frame(expr)
 
 
 def _check_not_empty(frame: pd.DataFrame, end) -> None:
