@@ -500,11 +500,13 @@ def delay_histogram(days: pd.DataFrame) -> Figure:
     return fig
 
 
-def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None]],
+def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None, str]],
                         horizon_days: int = 365) -> Figure:
     """Small multiples of time-to-second-order curves, one panel per experience factor.
 
-    ``panels`` holds (title, :func:`ppxlib.repurchase.reorder_curve` frame, log-rank p).
+    ``panels`` holds (title, :func:`ppxlib.repurchase.reorder_curve` frame, log-rank p,
+    reference group). The reference group is drawn in the primary colour, the others in
+    the highlight and further colours, the same way in every panel.
     """
     import math
 
@@ -512,13 +514,14 @@ def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None]],
     rows = math.ceil(len(panels) / cols) or 1
     fig, axes = plt.subplots(rows, cols, figsize=(10, 3.1 * rows), squeeze=False,
                              sharey=True)
-    palette = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1",
-               "#e08214"]
-    for ax, (title, curve, p_value) in zip(axes.flat, panels, strict=False):
-        for i, (group, part) in enumerate(curve.groupby("group", sort=True)):
-            part = part[part.days <= horizon_days]
-            ax.step(part.days, part.reordered_share, where="post",
-                    color=palette[i % len(palette)], label=str(group))
+    others = [PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1", "#e08214"]
+    for ax, (title, curve, p_value, reference) in zip(axes.flat, panels, strict=False):
+        groups = sorted(curve.group.unique(), key=lambda g: (g != reference, str(g)))
+        for i, group in enumerate(groups):
+            part = curve[(curve.group == group) & (curve.days <= horizon_days)]
+            colour = PALETTE["primary"] if group == reference else others[(i - 1) % 4]
+            ax.step(part.days, part.reordered_share, where="post", color=colour,
+                    label=str(group))
         suffix = "" if p_value is None else f" (log-rank p = {p_value:.2g})"
         ax.set_title(title + suffix, fontsize=10.5)
         ax.set_xlim(0, horizon_days)
