@@ -218,7 +218,7 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
                 casts[col.name] = value.strip().lower()
         elif col.kind == "number":
             if dtype.is_string():
-                casts[col.name] = value.strip().try_cast("float64")
+                casts[col.name] = _parse_number(value)
                 raws[_raw_name(col.name)] = value
             elif dtype.is_numeric() and not dtype.is_boolean() or dtype.is_null():
                 casts[col.name] = value.cast("float64")
@@ -268,6 +268,21 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
                     )
                 )
     return table, problems
+
+
+def _parse_number(text: ir.StringValue) -> ir.FloatingValue:
+    """Text to a number; a decimal comma followed by one or two digits counts too.
+
+    ``"10,5"`` and ``"10,50"`` are read as 10.5 (spreadsheets in much of Europe write them so),
+    but ``"1,200"`` stays unreadable: it may mean 1.2 or 1200, and guessing would be silent.
+    Currency symbols and thousands separators are not stripped, for the same reason.
+    """
+    text = text.strip()
+    decimal_comma = text.re_search(r"^[+-]?[0-9]+,[0-9]{1,2}$")
+    return ibis.cases(
+        (decimal_comma, text.replace(",", ".").try_cast("float64")),
+        else_=text.try_cast("float64"),
+    )
 
 
 # --------------------------------------------------------------------------- row rules

@@ -21,10 +21,11 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from ppxlib.contract import CONTRACT, TABLES
-from ppxlib.validation import DataQuality, validate_tables
+from ppxlib.contract import CONTRACT, TABLES, ContractError, StructuralProblem
+from ppxlib.validation import DataQuality, reading, validate_tables
 
 FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
+CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
 def mask_secrets(text: str) -> str:
@@ -155,30 +156,61 @@ def _find_file(folder: Path, name: str) -> Path | None:
 
 
 def _read_file(con: BaseBackend, path: Path, name: str) -> ir.Table:
+    if path.is_file() and _is_empty(path):
+        columns = ", ".join(CONTRACT[name].required_columns)
+        raise ContractError([StructuralProblem(
+            name, None, f"the file {path.name} is empty (0 bytes); expected a header row "
+            f"naming the columns ({columns}) and then one row per {name[:-1]}")])
+    with reading(name):
+        return _read(con, path, name)
+
+
+def _is_empty(path: Path) -> bool:
+    import gzip
+
+    if path.stat().st_size == 0:
+        return True
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as handle:
+            return not handle.read(1)
+    return False
+
+
+def _read(con: BaseBackend, path: Path, name: str) -> ir.Table:
     if path.is_dir():
         return con.read_parquet(str(path / "**" / "*.parquet"), table_name=name)
     if path.name.endswith(".parquet"):
         return con.read_parquet(str(path), table_name=name)
     # Identifiers stay text: "00123" must not become 123.
-    id_columns = {c.name: "VARCHAR" for c in CONTRACT[name].columns if c.kind == "id"}
-    header = _csv_header(path)
-    types = {c: t for c, t in id_columns.items() if c in header}
-    options: dict[str, Any] = {"header": True}
-    if path.name.endswith((".tsv", ".tsv.gz")):
-        options["delim"] = "\t"
+    id_columns = {c.name for c in CONTRACT[name].columns if c.kind == "id"}
+    header, delimiter = _csv_header(path)
+    types = {c: "VARCHAR" for c in header if c.strip().lower() in id_columns}
+    # skip=0: otherwise the sniffer may take a later line for the header and skip the rest.
+    options: dict[str, Any] = {"header": True, "delim": delimiter, "skip": 0}
+    if delimiter == ";":  # a semicolon file comes from a spreadsheet using decimal commas
+        options["decimal_separator"] = ","
     if types:
         options["types"] = types
     return con.read_csv(str(path), table_name=name, **options)
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path) -> tuple[list[str], str]:
+    """The header's column names and the delimiter: the one of , ; \\t | it uses most.
+
+    Spreadsheets in much of Europe save "CSV" with semicolons; the delimiter is settled here
+    rather than left to the engine's sniffer so that id columns can be typed by name.
+    """
     import gzip
 
     opener = gzip.open if path.name.endswith(".gz") else builtins.open
     with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
         first = handle.readline()
-    delim = "\t" if "\t" in first else ","
-    return [c.strip().strip('"') for c in first.rstrip("\r\n").split(delim)]
+    if path.name.endswith((".tsv", ".tsv.gz")):
+        delimiter = "\t"
+    else:
+        delimiter = max(CSV_DELIMITERS, key=first.count)
+    names = [c.strip().strip('"') for c in first.rstrip("\r\n").split(delimiter)]
+    return names, delimiter
 
 
 def _from_folder(folder: Path) -> Dataset:

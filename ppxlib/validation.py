@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
@@ -140,6 +143,68 @@ def _frame_html(frame: pd.DataFrame) -> str:
             f"<tbody>{body}</tbody></table>")
 
 
+def unreadable(table: str, err: Exception) -> StructuralProblem | None:
+    """The structural problem behind an engine's refusal to read a file, if it is one.
+
+    A file in another encoding than UTF-8, or a CSV whose rows do not fit its header, is not a
+    handful of bad rows: nothing after the first bad line can be trusted, so it stops the run
+    with the line the engine names. Returns None for errors that are not about reading input.
+    """
+    text = str(err)
+    if type(err).__name__ != "InvalidInputException":
+        return None
+    if "Error when sniffing file" in text:
+        return StructuralProblem(table, None, (
+            "the file cannot be read as CSV: its lines do not share one layout (rows with "
+            "more or fewer fields than the header, or unbalanced quotes)"))
+    if "CSV Error" not in text:
+        return None
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f" (line {line.group(1)})" if line else ""
+    original = re.search(r"Original Line: (.*)", text)
+    example = f"; the line reads {original.group(1)[:120]!r}" if original else ""
+    if "not utf-8 encoded" in text:
+        path = re.search(r"file = (.+)", text)
+        found = _first_non_utf8_line(path.group(1).strip()) if path else None
+        if found:
+            where, example = f" (line {found[0]})", f"; the line reads {found[1]!r}"
+        message = (f"the file is not UTF-8 text{where}{example}. Save it as UTF-8, for "
+                   f"example `iconv -f cp1251 -t utf-8 {table}.csv > {table}.utf8.csv`")
+    else:
+        reason = text.split("\n")[2].strip() if text.count("\n") >= 2 else text
+        message = f"the file cannot be read as CSV{where}: {reason}{example}"
+    return StructuralProblem(table, None, message)
+
+
+def _first_non_utf8_line(path: str) -> tuple[int, str] | None:
+    """Line number and text (bad bytes shown as �) of a file's first line that is not UTF-8."""
+    import gzip
+
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number, line.decode("utf-8", errors="replace").rstrip("\r\n")[:120]
+    except OSError:
+        return None
+    return None
+
+
+@contextmanager
+def reading(table: str) -> Iterator[None]:
+    """Turn an engine's "cannot read this file" error into a :class:`ContractError`."""
+    try:
+        yield
+    except Exception as err:
+        problem = unreadable(table, err)
+        if problem is None:
+            raise
+        raise ContractError([problem]) from err
+
+
 def _hidden(column: str) -> bool:
     return column.startswith("_ppx_")
 
@@ -242,7 +307,8 @@ def validate_tables(
             if CONTRACT[name].required:
                 problems.append(StructuralProblem(name, None, "required table is missing"))
             continue
-        conformed[name], found = conform(name, table)
+        with reading(name):
+            conformed[name], found = conform(name, table)
         problems.extend(found)
     if problems:
         raise ContractError(problems)
@@ -256,7 +322,8 @@ def validate_tables(
             tallies.append({"table": name, "present": False, "rows_read": 0,
                             "rows_excluded": 0, "rows_kept": 0})
             continue
-        table, tally, excl, smp = _check_one(name, conformed[name], ctx, examples)
+        with reading(name):
+            table, tally, excl, smp = _check_one(name, conformed[name], ctx, examples)
         if name == "orders" and tally["rows_read"] == 0:
             raise ContractError([StructuralProblem("orders", None, "the table has no rows")])
         if cache:
