@@ -23,7 +23,7 @@ import pandas as pd
 from ibis import _
 from statsmodels.stats.proportion import proportion_confint
 
-from ppxlib.engine import customer_frame
+from ppxlib.engine import customer_frame, exact_sum, first_by
 from ppxlib.periods import check_period, index_of, period_index, to_period
 
 MODES = ("returned", "rolling")
@@ -61,11 +61,12 @@ def _customer_periods(orders, period, observation_end, customer_id_col, datetime
     """Engine side: one row per customer and period with an order, plus the cohort."""
     o = orders.filter(orders[datetime_col] < observation_end)
     o = o.mutate(_period=period_index(o[datetime_col], period))
-    per_period = o.group_by([customer_id_col, "_period"]).aggregate(_revenue=_[amount_col].sum())
+    per_period = o.group_by([customer_id_col, "_period"]).aggregate(
+        _revenue=exact_sum(_[amount_col]))
     firsts = per_period.group_by(customer_id_col).aggregate(_cohort=_._period.min())
     if by:
         group = o.group_by(customer_id_col).aggregate(
-            _group=o[by].cast("string").argmin(o[datetime_col]))
+            _group=first_by(o[by].cast("string"), o[datetime_col]))
         firsts = firsts.join(group, customer_id_col)
     joined = per_period.join(firsts, customer_id_col)
     return joined.mutate(_k=joined._period - joined._cohort)
@@ -137,7 +138,7 @@ def cohort_retention(
                              datetime_col, amount_col, by)
     keys = ["_cohort"] + (["_group"] if by else [])
     cells = rows.group_by(keys + ["_k"]).aggregate(customers=_.count(),
-                                                   revenue=_._revenue.sum()).to_pandas()
+                                                   revenue=exact_sum(_._revenue)).to_pandas()
     if mode == "rolling":
         last = rows.group_by([customer_id_col] + keys).aggregate(_kmax=_._k.max())
         reach = last.group_by(keys + ["_kmax"]).aggregate(n=_.count()).to_pandas()
@@ -249,7 +250,7 @@ def first_order_attributes(orders: ir.Table, columns: list[str],
     present = [c for c in columns if c in orders.columns]
     aggs = {"first_ts": orders[datetime_col].min()}
     for c in present:
-        aggs[c] = orders[c].cast("string").argmin(orders[datetime_col])
+        aggs[c] = first_by(orders[c].cast("string"), orders[datetime_col])
     frame = customer_frame(orders.group_by(customer_id=orders[customer_id_col]).aggregate(**aggs))
     frame.insert(0, "cohort", pd.to_datetime(frame.pop("first_ts")).dt.to_period("M"))
     for c in present:

@@ -7,6 +7,8 @@ that produced them.
 
 from __future__ import annotations
 
+import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -22,3 +24,42 @@ def customer_frame(expr: ir.Table, key: str = "customer_id") -> pd.DataFrame:
     [1, 2]
     """
     return expr.order_by(key).to_pyarrow().to_pandas().set_index(key)
+
+
+def exact_sum(value: ir.NumericColumn, where: ir.BooleanValue | None = None) -> ir.FloatingScalar:
+    """Sum of a money (or any decimal) column that does not depend on the order of addition.
+
+    Floating-point addition is not associative, and a parallel engine adds rows in whatever
+    order its threads finish, so a plain ``SUM`` over doubles can change in the last digits
+    from one run to the next (and a report's numbers with it). Summing as ``DECIMAL(38, 9)``
+    is exact, hence the same every time and on every engine; values are rounded to nine
+    decimals first, far below any currency's smallest unit.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"amount": [0.1, 0.2, 0.3]})
+    >>> t.aggregate(total=exact_sum(t.amount)).execute().total.tolist()
+    [0.6]
+    """
+    total = value.cast(dt.Decimal(38, 9)).sum(where=where)
+    return total.cast("float64")
+
+
+def first_by(value: ir.Column, *keys: ir.Column) -> ir.Scalar:
+    """``value`` on the row with the smallest ``keys``, compared in order.
+
+    An aggregate "value of the earliest row" is only repeatable when ties are broken: two
+    orders of one customer placed in the same second would otherwise give whichever the
+    engine's threads met first. Give the timestamp and then a tie-breaker (the order id); the
+    value itself is always the last key.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"c": ["a", "a"], "ts": [1, 1], "channel": ["web", "app"]})
+    >>> t.group_by("c").aggregate(pick=first_by(t.channel, t.ts)).execute().pick.tolist()
+    ['app']
+    """
+    order = {f"k{i}": key for i, key in enumerate((*keys, value))}
+    return value.argmin(ibis.struct(order))

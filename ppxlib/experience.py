@@ -30,7 +30,7 @@ from lifelines import KaplanMeierFitter
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.cohorts import wilson_interval
-from ppxlib.engine import customer_frame
+from ppxlib.engine import customer_frame, exact_sum, first_by
 from ppxlib.repurchase import compare_groups, second_order_durations
 
 HOURS = 3600.0
@@ -63,8 +63,8 @@ def delivery(orders: ir.Table, by: str | None = None, end: dt.datetime | None = 
     keys = [by] if by else []
     agg = o.group_by(keys).aggregate(
         delivered=_.count(), late=_._late.sum(),
-        late_days=_._days.sum(where=_._late)) if keys else o.aggregate(
-        delivered=_.count(), late=_._late.sum(), late_days=_._days.sum(where=_._late))
+        late_days=exact_sum(_._days, where=_._late)) if keys else o.aggregate(
+        delivered=_.count(), late=_._late.sum(), late_days=exact_sum(_._days, where=_._late))
     frame = agg.to_pandas()
     if by:
         frame[by] = frame[by].fillna("(missing)").astype(str)
@@ -205,12 +205,13 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         (promoter / passive / detractor / no answer; the customer's first NPS answer).
     """
     o = orders if observation_end is None else orders.filter(orders.order_ts < observation_end)
+    # Every attribute from the same first order: ties in time are broken by the order id.
     firsts = o.group_by("customer_id").aggregate(
-        order_id=o.order_id.argmin(o.order_ts),
-        promised_ts=(o.promised_ts.argmin(o.order_ts) if "promised_ts" in o.columns
-                     else ibis.null("timestamp")),
-        delivered_ts=(o.delivered_ts.argmin(o.order_ts) if "delivered_ts" in o.columns
-                      else ibis.null("timestamp")),
+        order_id=first_by(o.order_id, o.order_ts),
+        promised_ts=(first_by(o.promised_ts, o.order_ts, o.order_id)
+                     if "promised_ts" in o.columns else ibis.null("timestamp")),
+        delivered_ts=(first_by(o.delivered_ts, o.order_ts, o.order_id)
+                      if "delivered_ts" in o.columns else ibis.null("timestamp")),
     )
     # Everything is joined onto the first orders in the engine; one row per customer returns.
     firsts = firsts.mutate(_order=firsts.order_id.cast("string"),
@@ -236,7 +237,7 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
     if surveys is not None:
         n = surveys.filter(surveys.metric == "nps")
         per = n.group_by(_cust=n.customer_id.cast("string")).aggregate(
-            _nps=n.score.argmin(n.response_ts))
+            _nps=first_by(n.score, n.response_ts))
         facts = facts.left_join(per, "_cust").drop("_cust_right")
     frame = customer_frame(facts)
 

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from ppxlib.engine import exact_sum
+
 MONTHLY_COLUMNS = ["month", "orders", "customers", "revenue", "aov", "new_customers",
                    "returning_customers"]
 
@@ -51,7 +53,8 @@ def last_complete_month(orders: ir.Table, ts_col: str = "order_ts") -> pd.Period
     """The last calendar month the data covers completely.
 
     It is the month of the latest order if that order falls on the month's last day, and the
-    month before otherwise.
+    month before otherwise -- unless the data starts in the latest order's month: then there
+    is no complete month, and that (partial) month is the only one with anything to show.
 
     Examples
     --------
@@ -61,11 +64,14 @@ def last_complete_month(orders: ir.Table, ts_col: str = "order_ts") -> pd.Period
     >>> last_complete_month(t)
     Period('2024-02', 'M')
     """
-    latest = pd.Timestamp(orders[ts_col].max().execute())
+    bounds = orders.aggregate(first=orders[ts_col].min(), latest=orders[ts_col].max())
+    first, latest = (pd.Timestamp(v) for v in bounds.to_pyarrow().to_pylist()[0].values())
     if pd.isna(latest):
         raise ValueError("orders is empty: there is no month to report")
     period = latest.to_period("M")
-    return period if latest.normalize() == period.end_time.normalize() else period - 1
+    if latest.normalize() == period.end_time.normalize() or first.to_period("M") == period:
+        return period
+    return period - 1
 
 
 def monthly_activity(
@@ -104,7 +110,7 @@ def monthly_activity(
         .aggregate(
             orders=_.count(),
             customers=_[customer_id_col].nunique(),
-            revenue=_[amount_col].sum(),
+            revenue=exact_sum(_[amount_col]),
         )
     )
     firsts = orders.group_by(customer_id_col).aggregate(first_ts=orders[datetime_col].min())
@@ -205,7 +211,7 @@ def headline_kpis(
     ...     "customer_id": ["a", "a", "b"], "amount": [10.0, 20.0, 30.0], "order_id": [1, 2, 3],
     ...     "order_ts": pd.to_datetime(["2024-01-05", "2024-02-01", "2024-02-03"])}))
     >>> k = headline_kpis(t, "2024-02").set_index("kpi")
-    >>> k.loc["revenue", ["value", "previous"]].tolist()
+    >>> [float(v) for v in k.loc["revenue", ["value", "previous"]]]
     [50.0, 10.0]
     """
     period = to_month(month)

@@ -7,8 +7,9 @@ Layout written under ``out``::
     out/<label>/manifest.json         parameters, status, duration, versions, headline metrics
     out/<label>/notebooks/*.ipynb     the executed notebooks, for debugging
 
-``<label>`` is the month (``YYYY-MM``) unless given. A month is written to a staging folder and
-swapped into place only when complete, so an interrupted run never leaves a half-written month.
+``<label>`` is the month (``YYYY-MM``) unless given. A month is written to a hidden work folder
+(``out/.run-<pid>-<id>/``) and swapped into place only when complete, so an interrupted run never
+leaves a half-written month; the next run deletes work folders whose process is gone.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -29,11 +32,14 @@ from typing import Any
 
 import pandas as pd
 
+from ppxlib.contract import TABLES
 from ppxlib.kpis import last_complete_month, to_month
+from ppxlib.snapshot import write_snapshot
 from ppxlib.sources import mask_secrets
 from ppxlib.sources import open as open_source
 
 SECRET_ENV = "PPX_SOURCE"
+RUN_PREFIX = ".run-"  # hidden work folders of runs in progress, under the output folder
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 VERSIONED = ("ppxlib", "pandas", "numpy", "ibis-framework", "duckdb", "lifetimes", "lifelines",
              "statsmodels", "papermill", "nbconvert", "matplotlib")
@@ -77,12 +83,36 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def render_html(notebook_path: Path, html_path: Path) -> None:
-    """Render an executed notebook to HTML without code cells, prompts or stderr noise."""
+CUSTOMER_DATA_NOTICE = (
+    "Contains customer-level data: customer ids and what customers wrote. Share it only with "
+    "people allowed to see customer data; <code>ppx report --redact</code> makes a version to "
+    "share widely."
+)
+REDACTED_NOTICE = (
+    "Redacted: customer ids are replaced by pseudonyms (stable for one redaction key, so "
+    "months can be compared) and customers' comments are cut to short excerpts."
+)
+
+
+def render_html(notebook_path: Path, html_path: Path, redact: bool = False) -> None:
+    """Render an executed notebook to HTML without code cells, prompts or stderr noise.
+
+    The first screen says whether the report holds customer-level data: a banner under the
+    title (the first Markdown cell), whatever the notebook itself shows.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook_path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # papermill's are random; the same report must be the same
+    banner = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": (
+            f'<p class="ppx-banner {"redacted" if redact else "private"}">'
+            f"{REDACTED_NOTICE if redact else CUSTOMER_DATA_NOTICE}</p>")})])
+    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    banner["id"] = "ppx-banner"
+    nb.cells.insert(title + 1, banner)
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             # Warnings on stderr are for the analyst, not the manager reading the report.
@@ -98,28 +128,39 @@ def render_html(notebook_path: Path, html_path: Path) -> None:
     html_path.write_text(body, encoding="utf-8")
 
 
-def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-             timeout: int, env: dict[str, str]) -> str | None:
-    """Run one notebook; return None on success or a one-line error."""
-    import papermill as pm
-
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block (kernels inherit them)."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        pm.execute_notebook(str(notebook), str(output), parameters=parameters,
-                            kernel_name="python3", progress_bar=False, cwd=str(cwd),
-                            execution_timeout=timeout, report_mode=False)
-        return None
-    except pm.PapermillExecutionError as err:
-        return f"{err.ename}: {err.evalue}".strip()
-    except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
-        return f"{type(err).__name__}: {err}".strip()
+        yield
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
+             timeout: int, env: dict[str, str]) -> str | None:
+    """Run one notebook; return None on success or a one-line error."""
+    import papermill as pm
+    from traitlets.config import Config
+
+    # Encrypt the kernel's sockets when it can (it then stops warning that it cannot).
+    config = Config({"KernelManager": {"transport_encryption": "auto"}})
+    with _environment(env):
+        try:
+            pm.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                kernel_name="python3", progress_bar=False, cwd=str(cwd),
+                                execution_timeout=timeout, report_mode=False, config=config)
+            return None
+        except pm.PapermillExecutionError as err:
+            return f"{err.ename}: {err.evalue}".strip()
+        except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
+            return f"{type(err).__name__}: {err}".strip()
 
 
 def run_report(
@@ -132,6 +173,7 @@ def run_report(
     redact: bool = False,
     timeout: int = 600,
     progress: bool = True,
+    snapshot: bool = True,
 ) -> RunResult:
     """Execute the report notebooks for one month and render them.
 
@@ -157,6 +199,9 @@ def run_report(
         Seconds a single cell may run.
     progress : bool
         Print one line per notebook to stderr.
+    snapshot : bool
+        Validate a local (DuckDB) source once and let the notebooks read the clean copy
+        (:mod:`ppxlib.snapshot`). Other sources are validated by each notebook in place.
 
     Returns
     -------
@@ -166,25 +211,18 @@ def run_report(
     if Path(source_text).exists():  # notebooks run in their own folder: pass absolute paths
         source_text = str(Path(source_text).resolve())
     masked = mask_secrets(source_text)
-    env = {}
-    if masked != source_text:
-        env[SECRET_ENV] = source_text
-        source_param = f"env:{SECRET_ENV}"
-    else:
-        source_param = source_text
+    env = {SECRET_ENV: source_text} if masked != source_text else {}
+    source_param = f"env:{SECRET_ENV}" if env else source_text
 
-    if month is None:
-        saved = os.environ.get(SECRET_ENV)
-        os.environ.update(env)
-        try:
-            clean = open_source(source_param).validate(as_of=as_of)
-            period = last_complete_month(clean.orders)
-        finally:
-            if saved is None and env:
-                os.environ.pop(SECRET_ENV, None)
-    else:
-        period = to_month(month)
+    # Validate once, here: a structurally broken source stops the run before any report is
+    # touched, and a local source is pinned in a snapshot the notebooks read instead.
+    with _environment(env):
+        dataset = open_source(source_param)
+        clean = dataset.validate(as_of=as_of)
+    period = to_month(month) if month else last_complete_month(clean.orders)
+    _check_covered(period, clean.orders)
     label = label or str(period)
+    provided = {name: clean.table(name) is not None for name in TABLES}
 
     paths = [Path(p) for p in notebooks] if notebooks else sorted(
         default_notebook_dir().glob("[0-9]*.ipynb"))
@@ -193,13 +231,20 @@ def run_report(
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    staging = out / f".staging-{label}-{uuid.uuid4().hex[:8]}"
+    _remove_abandoned_runs(out)
+    # Everything of this run lives in one hidden folder until the month is complete: the
+    # month being built and the snapshot of the data (customer data: never left behind).
+    workdir = out / f"{RUN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = workdir / label
     (staging / "notebooks").mkdir(parents=True)
     (staging / "metrics").mkdir()
 
     started = dt.datetime.now(dt.UTC)
     results: list[NotebookResult] = []
     try:
+        if snapshot and dataset.backend.name == "duckdb":
+            source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
+            env = {}
         for i, path in enumerate(paths, 1):
             name = path.stem
             if progress:
@@ -213,7 +258,7 @@ def run_report(
             html_name = f"{name}.html"
             if executed.exists():
                 try:
-                    render_html(executed, staging / html_name)
+                    render_html(executed, staging / html_name, redact=bool(redact))
                 except Exception as err:  # rendering must not take the other reports down
                     error = error or f"rendering failed: {type(err).__name__}: {err}"
                     html_name = None
@@ -229,6 +274,8 @@ def run_report(
 
         manifest = {
             "label": label,
+            "tables": provided,
+            "validated_as_of": clean.quality.as_of.isoformat(),
             "month": str(period),
             "parameters": {"source": masked, "month": str(period), "as_of": as_of,
                            "redact": bool(redact), "timeout_s": timeout},
@@ -249,10 +296,20 @@ def run_report(
         shutil.rmtree(staging / "metrics")
         _swap_into_place(staging, final)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     write_index(out)
     return RunResult(label, final, manifest, results)
+
+
+def _check_covered(period: pd.Period, orders) -> None:
+    """A month before the first order or after the last one has nothing to report."""
+    bounds = orders.aggregate(first=orders.order_ts.min(), last=orders.order_ts.max())
+    first, last = (pd.Timestamp(v) for v in bounds.to_pyarrow().to_pylist()[0].values())
+    if not first.to_period("M") <= period <= last.to_period("M"):
+        raise ValueError(
+            f"month {period} is outside the data: orders run from {first:%Y-%m-%d} to "
+            f"{last:%Y-%m-%d}; choose a month from {first:%Y-%m} to {last:%Y-%m}"
+        )
 
 
 def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:
@@ -270,6 +327,26 @@ def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:
     manifest["notebooks"] = sorted(manifest["notebooks"] + kept, key=lambda nb: nb["name"])
     manifest["status"] = "ok" if all(nb["status"] == "ok" for nb in manifest["notebooks"]) \
         else "failed"
+
+
+def _remove_abandoned_runs(out: Path) -> None:
+    """Delete what killed runs left (their process is gone); a running one is left alone."""
+    for folder in out.glob(f"{RUN_PREFIX}*"):
+        pid = folder.name.removeprefix(RUN_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    for folder in out.glob(".old-*"):  # a swap interrupted between its two renames
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _swap_into_place(staging: Path, final: Path) -> None:
@@ -310,6 +387,10 @@ def write_index(out: str | os.PathLike) -> Path:
                 mark = (' <span class="bad">failed:</span> '
                         f'<span class="err">{html.escape(error)}</span>')
             links.append(f'<li class="{css}">{link}{mark}</li>')
+        missing = [name for name, given in run.get("tables", {}).items() if not given]
+        if missing:
+            links.append(f'<li class="note">not provided: {html.escape(", ".join(missing))} '
+                         "(their sections say so)</li>")
         status = "ok" if run.get("status") == "ok" else "failed"
         rows.append(
             f'<tr><td class="month">{label}</td><td><ul>{"".join(links)}</ul></td>'
@@ -329,6 +410,7 @@ th,td{{text-align:left;border-bottom:1px solid #e3e3e3;padding:.5em .6em;vertica
 td.month{{font-weight:600;white-space:nowrap}} ul{{margin:0;padding-left:1.1em}}
 a{{color:#2f6690}} .bad,.failed{{color:#d1495b;font-weight:600}} .ok{{color:#3a7d44}}
 td.meta{{color:#777;font-size:.85em;white-space:nowrap}} .err{{color:#555;font-size:.85em}}
+li.note{{list-style:none;margin-left:-1.1em;color:#8a6d1d;font-size:.85em}}
 </style></head><body>
 <h1>Post-purchase experience reports</h1>
 <p class="lead">One row per report run. Failed reports are listed too, with their error.</p>

@@ -20,6 +20,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
 from ppxlib.cohorts import MISSING_GROUP, default_observation_end
+from ppxlib.engine import first_by
 
 HORIZONS = (30, 90, 180)
 SECONDS_PER_DAY = 86_400.0
@@ -66,7 +67,7 @@ def second_order_durations(
     elif by is not None:
         if by not in orders.columns:
             raise ValueError(f"orders has no column {by!r} to group by")
-        aggregates["group"] = o[by].cast("string").argmin(o._ts)
+        aggregates["group"] = first_by(o[by].cast("string"), o._ts)
     firsts = o.group_by("_cust").aggregate(**aggregates)
     later = o.join(firsts, "_cust").filter(lambda t: t._ts > t.first_ts)
     seconds = later.group_by("_cust").aggregate(second_ts=_._ts.min())

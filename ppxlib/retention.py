@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from ppxlib.engine import exact_sum
 from ppxlib.kpis import monthly_activity
 from ppxlib.lifecycle import _counts, _month_after, lifecycle_runs
 from ppxlib.periods import index_of, period_index, to_period
@@ -78,7 +79,7 @@ def _window_totals(orders: ir.Table, months: np.ndarray, window_days: int,
                    datetime_col: str, amount_col: str) -> pd.DataFrame:
     """Orders and revenue in ``[end - W, end)`` for each month end, from daily totals."""
     daily = (orders.group_by(day=orders[datetime_col].date())
-             .aggregate(orders=_.count(), revenue=_[amount_col].sum())
+             .aggregate(orders=_.count(), revenue=exact_sum(_[amount_col]))
              .order_by("day").to_pandas())
     daily["day"] = pd.to_datetime(daily["day"])
     cum = daily.set_index("day")[["orders", "revenue"]].cumsum()
@@ -211,8 +212,9 @@ def window_metrics(orders: ir.Table, start: dt.datetime, end: dt.datetime,
     (20.0, 1.5, 0.5)
     """
     o = orders.filter((orders[datetime_col] >= start) & (orders[datetime_col] < end))
-    per_customer = o.group_by(customer_id_col).aggregate(n=_.count(), spend=_[amount_col].sum())
-    got = per_customer.aggregate(customers=_.count(), orders=_.n.sum(), revenue=_.spend.sum(),
+    per_customer = o.group_by(customer_id_col).aggregate(n=_.count(),
+                                                         spend=exact_sum(_[amount_col]))
+    got = per_customer.aggregate(customers=_.count(), orders=_.n.sum(), revenue=exact_sum(_.spend),
                                  repeat=(_.n >= 2).sum()).to_pyarrow().to_pylist()[0]
     customers = int(got["customers"] or 0)
     n_orders = int(got["orders"] or 0)

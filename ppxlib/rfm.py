@@ -26,7 +26,7 @@ import pandas as pd
 from ibis import _
 
 from ppxlib.cohorts import default_observation_end
-from ppxlib.engine import customer_frame
+from ppxlib.engine import customer_frame, exact_sum
 
 Rule = Callable[[int, int, int], bool]
 
@@ -141,7 +141,7 @@ def rfm_scores(
            else default_observation_end(orders, datetime_col))
     o = orders.filter(orders[datetime_col] < end.to_pydatetime())
     per = o.group_by(customer_id=o[customer_id_col]).aggregate(
-        last_ts=_[datetime_col].max(), frequency=_.count(), monetary=_[amount_col].sum())
+        last_ts=_[datetime_col].max(), frequency=_.count(), monetary=exact_sum(_[amount_col]))
     frame = customer_frame(per)
     frame["recency_days"] = (end - frame.pop("last_ts")).dt.total_seconds() / 86_400
     frame["frequency"] = frame.frequency.astype("int64")

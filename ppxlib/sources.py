@@ -76,6 +76,7 @@ class Dataset:
     backend: BaseBackend
     tables: dict[str, ir.Table | None]
     description: str
+    validated: CleanDataset | None = field(default=None, repr=False)
     _clean: dict[Any, CleanDataset] = field(default_factory=dict, repr=False)
 
     @property
@@ -120,6 +121,14 @@ class Dataset:
         """
         if isinstance(as_of, str):
             as_of = dt.datetime.fromisoformat(as_of)
+        if self.validated is not None:  # a snapshot (ppxlib.snapshot): checked when written
+            stored = self.validated.quality.as_of
+            if as_of is not None and stored is not None and as_of != stored:
+                raise ValueError(
+                    f"{self.description} was validated as of {stored:%Y-%m-%d %H:%M:%S}; "
+                    f"open the original source to validate as of {as_of:%Y-%m-%d %H:%M:%S}"
+                )
+            return self.validated
         key = as_of
         if key not in self._clean:
             clean, quality = validate_tables(self.tables, as_of=as_of)
@@ -214,6 +223,10 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
 
 
 def _from_folder(folder: Path) -> Dataset:
+    from ppxlib import snapshot  # it builds on this module
+
+    if snapshot.is_snapshot(folder):
+        return snapshot.read_snapshot(folder)
     con = _duckdb()
     tables: dict[str, ir.Table | None] = {}
     for name in TABLES:

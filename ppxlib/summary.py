@@ -34,7 +34,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from ppxlib.engine import customer_frame
+from ppxlib.engine import customer_frame, exact_sum
 from ppxlib.periods import index_of, period_index
 
 FREQS = ("D", "W")
@@ -55,14 +55,14 @@ def _index(when: pd.Timestamp, freq: str) -> int:
 
 def _per_period(orders, freq, cust, ts_col, amount_col):
     o = orders.mutate(_cust=orders[cust], _p=_period_of(orders[ts_col], freq))
-    spend = {"_spend": _[amount_col].sum()} if amount_col else {}
+    spend = {"_spend": exact_sum(_[amount_col])} if amount_col else {}
     return o.group_by(["_cust", "_p"]).aggregate(**spend)
 
 
 def _summarise(periods: ir.Table, end_index: int, multiplier: float, monetary: bool):
     aggs = {"_first": _._p.min(), "_last": _._p.max(), "_n": _.count()}
     if monetary:
-        aggs["_total"] = _._spend.sum()
+        aggs["_total"] = exact_sum(_._spend)
         aggs["_first_spend"] = _._spend.argmin(_._p)
     per = periods.group_by("_cust").aggregate(**aggs)
     cols = {
@@ -150,7 +150,7 @@ def rfm_summary(
     hold = periods.filter(periods._p > cal_index)
     hold_aggs = {"frequency_holdout": _.count().cast("float64")}
     if monetary:
-        hold_aggs["monetary_value_holdout"] = _._spend.mean()
+        hold_aggs["monetary_value_holdout"] = exact_sum(_._spend) / _._spend.count()
     holdout = hold.group_by("_cust").aggregate(**hold_aggs)
     joined = calibration.left_join(holdout, calibration.customer_id == holdout._cust)
     cols = [c for c in calibration.columns]

@@ -272,7 +272,9 @@ def verbatims(surveys: ir.Table, limit: int = 20, max_chars: int = 280,
     touchpoint = t.touchpoint if "touchpoint" in t.columns else ibis.literal("")
     frame = (t.select("response_ts", "customer_id", "metric", "score", touchpoint=touchpoint,
                       comment=t.comment)
-             .order_by([ibis.desc("response_ts"), "customer_id"]).limit(limit).to_pandas())
+             # a total order: the same comments every run, even at equal timestamps
+             .order_by([ibis.desc("response_ts"), "customer_id", "metric", "score", "comment"])
+             .limit(limit).to_pandas())
     frame["comment"] = [c if len(c) <= max_chars else c[: max_chars - 1] + "…"
                         for c in frame.comment.astype(str)]
     return frame

@@ -5,17 +5,21 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
 import ppxlib
+from ppxlib.cli import main
 from ppxlib.kpis import headline_kpis
 from ppxlib.report import run_report, write_index
 from ppxlib.simulate import simulate_shop
 
 from conftest import SAMPLE
+
+CORPUS = Path(__file__).parent / "corpus"
 
 AS_OF = "2026-11-23T00:00:00"
 
@@ -77,12 +81,35 @@ def test_overview_shows_the_data_quality_tally(sample_run):
     assert "In October 2026," in text
 
 
-def test_executed_notebook_got_the_parameters(sample_run):
+def test_executed_notebook_got_the_parameters_and_read_the_runs_snapshot(sample_run):
     out, _ = sample_run
     nb = nbformat.read(out / "2026-10" / "notebooks" / "00_overview.ipynb", as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert "month = \"2026-10\"" in injected.source
-    assert re.search(r"source = \".*data/sample\"", injected.source)
+    # the validated copy of data/sample, made once for the run and deleted after it
+    snapshot = re.search(r"source = \"(.*)\"", injected.source).group(1)
+    assert snapshot.endswith("/snapshot") and not Path(snapshot).exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    page = _text((out / "2026-10" / "00_overview.html").read_text())
+    assert re.search(r"source: folder \S*data/sample", page)  # the source, not the copy
+
+
+def test_every_report_says_on_its_first_screen_that_it_holds_customer_data(sample_run):
+    out, _ = sample_run
+    for page in sorted((out / "2026-10").glob("*.html")):
+        text = page.read_text()
+        first_screen = _text(text[: text.index("<h2")])  # before the first section
+        assert "Contains customer-level data" in first_screen, page.name
+        assert "--redact" in first_screen, page.name
+
+
+def test_two_runs_give_the_same_metrics_and_the_same_html(sample_run, tmp_path):
+    out, first = sample_run
+    second = run_report(SAMPLE, out=tmp_path, as_of=AS_OF, progress=False)
+    assert [nb.metrics for nb in second.notebooks] == [nb.metrics for nb in first.notebooks]
+    for page in sorted((out / "2026-10").glob("*.html")):
+        again = (tmp_path / "2026-10" / page.name).read_bytes()
+        assert again == page.read_bytes(), page.name  # byte for byte, figures included
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +179,8 @@ def test_index_escapes_labels_and_errors(tmp_path):
     assert "<img" not in text and "&lt;img" in text and "<b>x</b>" not in text
 
 
-def test_a_secret_in_the_source_never_reaches_any_output(tmp_path):
+@pytest.mark.parametrize("snapshot", [True, False])
+def test_a_secret_in_the_source_never_reaches_any_output(tmp_path, snapshot):
     """A source string holding a token goes to the notebooks by environment variable only.
 
     (A folder whose name carries the token stands in for a warehouse URL: it is a source
@@ -164,7 +192,7 @@ def test_a_secret_in_the_source_never_reaches_any_output(tmp_path):
     out = tmp_path / "out"
     good = [ppxlib.report.default_notebook_dir() / "00_overview.ipynb"]
     result = run_report(source, out=out, notebooks=good, month="2025-02", as_of=AS_OF,
-                        progress=False)
+                        progress=False, snapshot=snapshot)
     assert result.failed == []
     for path in out.rglob("*"):
         if path.is_file():
@@ -230,6 +258,9 @@ def test_redacted_churn_report_shows_pseudonyms_only(tmp_path):
     page = (tmp_path / "2026-10" / "02_churn.html").read_text()
     assert not re.search(r"C00\d{4}", page)
     assert "cust-" in page
+    first_screen = _text(page[: page.index("<h2")])
+    assert "Redacted: customer ids are replaced by pseudonyms" in first_screen
+    assert "Contains customer-level data" not in _text(page)
 
 
 def test_running_one_notebook_keeps_the_months_other_reports(sample_run, tmp_path):
@@ -258,3 +289,112 @@ def test_experience_report_detects_late_delivery_and_escapes_comments(sample_run
     page = (out / "2026-10" / "04_experience.html").read_text()
     assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
     assert "late delivery were" in _text(page) or "late delivery" in _text(page)
+
+
+def _notebook(path: Path, *code: str) -> Path:
+    """A minimal report notebook: a parameters cell, then ``code`` cells."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3",
+                                                           "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"),
+                nbformat.v4.new_code_cell("source = None", metadata={"tags": ["parameters"]}),
+                *(nbformat.v4.new_code_cell(c) for c in code)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def small_shop(tmp_path):
+    shop = simulate_shop(customers=150, seed=3, start="2025-01-01", end="2025-04-01")
+    shop.write(tmp_path / "shop")
+    return tmp_path / "shop"
+
+
+def test_a_cell_over_the_time_limit_fails_only_its_report(small_shop, tmp_path):
+    overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    slow = _notebook(tmp_path / "50_slow.ipynb", "import time\ntime.sleep(60)")
+    out = tmp_path / "out"
+    code = main(["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+                 "--as-of", AS_OF, "--month", "2025-03", "--timeout", "3",
+                 "--notebook", str(overview), "--notebook", str(slow)])
+    assert code == 1
+    manifest = json.loads((out / "2025-03" / "manifest.json").read_text())
+    status = {nb["name"]: (nb["status"], nb["error"]) for nb in manifest["notebooks"]}
+    assert status["00_overview"] == ("ok", None)
+    assert status["50_slow"][0] == "failed" and "timed out" in status["50_slow"][1]
+    index = (out / "index.html").read_text()
+    assert 'href="2025-03/00_overview.html"' in index and "timed out" in index
+
+
+def test_a_source_that_disappears_mid_run(small_shop, tmp_path):
+    overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    vanish = _notebook(tmp_path / "00_vanish.ipynb",
+                       f"import shutil\nshutil.rmtree({str(small_shop)!r})")
+    backup = tmp_path / "backup"
+    import shutil
+
+    shutil.copytree(small_shop, backup)
+    # The run reads a snapshot validated before the first notebook: nothing is lost.
+    out = tmp_path / "pinned"
+    code = main(["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+                 "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(vanish),
+                 "--notebook", str(overview)])
+    assert code == 0 and not small_shop.exists()
+    assert "In March 2025," in _text((out / "2025-03" / "00_overview.html").read_text())
+    # Without the snapshot, the notebooks after the loss fail, visibly, and only they.
+    shutil.copytree(backup, small_shop)
+    out = tmp_path / "unpinned"
+    code = main(["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+                 "--as-of", AS_OF, "--month", "2025-03", "--no-snapshot",
+                 "--notebook", str(vanish), "--notebook", str(overview)])
+    assert code == 1
+    index = (out / "index.html").read_text()
+    assert "source not found" in index and 'href="2025-03/00_vanish.html"' in index
+
+
+def test_a_one_row_shop_with_only_orders_gets_every_report(tmp_path):
+    result = run_report(CORPUS / "one_row_shop", out=tmp_path, as_of=AS_OF, progress=False)
+    assert result.label == "2025-01"  # its only month, though incomplete
+    assert result.failed == []
+    assert result.manifest["tables"] == {"orders": True, "returns": False, "surveys": False,
+                                         "tickets": False}
+    index = _text((tmp_path / "index.html").read_text())
+    assert "not provided: returns, surveys, tickets" in index
+    experience = _text((tmp_path / "2025-01" / "04_experience.html").read_text())
+    assert "No returns table" in experience and "No surveys table" in experience
+    for page in (tmp_path / "2025-01").glob("*.html"):
+        assert "Traceback" not in page.read_text(), page.name
+
+
+def test_a_month_outside_the_data_is_refused_before_any_report(tmp_path, capsys):
+    code = main(["report", "--source", str(CORPUS / "one_row_shop"), "--out", str(tmp_path),
+                 "--as-of", AS_OF, "--month", "2024-12"])
+    assert code == 2
+    assert "month 2024-12 is outside the data: orders run from 2025-01-02 to 2025-01-02" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "2024-12").exists()
+
+
+def test_a_killed_run_leaves_the_previous_month_whole(small_shop, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    out = tmp_path / "out"
+    args = ["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+            "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(overview)]
+    assert main(args) == 0
+    before = (out / "2025-03" / "00_overview.html").read_bytes()
+    slow = _notebook(tmp_path / "50_slow.ipynb", "import time\ntime.sleep(60)")
+    run = subprocess.Popen([sys.executable, "-m", "ppxlib.cli", *args, "--notebook", str(slow)])
+    deadline = time.time() + 60
+    while not list(out.glob(".run-*/2025-03/notebooks/50_slow.ipynb")) and time.time() < deadline:
+        time.sleep(0.2)  # until the run is inside the slow notebook
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert (out / "2025-03" / "00_overview.html").read_bytes() == before
+    assert list(out.glob(".run-*")), "the killed run's work folder is there ..."
+    assert main(args) == 0
+    assert not list(out.glob(".run-*")), "... until the next run removes it"
