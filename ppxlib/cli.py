@@ -19,6 +19,7 @@ def _report(args: argparse.Namespace) -> int:
             args.source, out=args.out, month=args.month, label=args.label,
             notebooks=args.notebook or None, as_of=args.as_of, redact=args.redact,
             timeout=args.timeout, progress=not args.quiet, snapshot=not args.no_snapshot,
+            workers=args.workers,
         )
     except ContractError as err:
         print(f"ppx report: {err}", file=sys.stderr)
@@ -89,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--redact", action="store_true", help="hide customer ids and free text")
     rep.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     rep.add_argument("--quiet", action="store_true", help="no progress lines")
+    rep.add_argument("--workers", type=int,
+                     help="notebooks run at once, each in its own kernel (default 2)")
     rep.add_argument("--no-snapshot", action="store_true",
                      help="let every notebook read and validate the source itself, instead of "
                           "a validated copy made once for the run (local sources only)")

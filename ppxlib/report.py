@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -144,23 +145,22 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 
 def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-             timeout: int, env: dict[str, str]) -> str | None:
+             timeout: int) -> str | None:
     """Run one notebook; return None on success or a one-line error."""
     import papermill as pm
     from traitlets.config import Config
 
     # Encrypt the kernel's sockets when it can (it then stops warning that it cannot).
     config = Config({"KernelManager": {"transport_encryption": "auto"}})
-    with _environment(env):
-        try:
-            pm.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                kernel_name="python3", progress_bar=False, cwd=str(cwd),
-                                execution_timeout=timeout, report_mode=False, config=config)
-            return None
-        except pm.PapermillExecutionError as err:
-            return f"{err.ename}: {err.evalue}".strip()
-        except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
-            return f"{type(err).__name__}: {err}".strip()
+    try:
+        pm.execute_notebook(str(notebook), str(output), parameters=parameters,
+                            kernel_name="python3", progress_bar=False, cwd=str(cwd),
+                            execution_timeout=timeout, report_mode=False, config=config)
+        return None
+    except pm.PapermillExecutionError as err:
+        return f"{err.ename}: {err.evalue}".strip()
+    except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
+        return f"{type(err).__name__}: {err}".strip()
 
 
 def run_report(
@@ -174,6 +174,7 @@ def run_report(
     timeout: int = 600,
     progress: bool = True,
     snapshot: bool = True,
+    workers: int | None = None,
 ) -> RunResult:
     """Execute the report notebooks for one month and render them.
 
@@ -202,6 +203,9 @@ def run_report(
     snapshot : bool
         Validate a local (DuckDB) source once and let the notebooks read the clean copy
         (:mod:`ppxlib.snapshot`). Other sources are validated by each notebook in place.
+    workers : int, optional
+        Notebooks run at the same time, each in its own kernel (default: 2, or 1 on a
+        one-core machine). Use 1 when the data barely fits in memory once.
 
     Returns
     -------
@@ -224,6 +228,7 @@ def run_report(
     label = label or str(period)
     provided = {name: clean.table(name) is not None for name in TABLES}
 
+    workers = workers or min(2, os.cpu_count() or 1)
     paths = [Path(p) for p in notebooks] if notebooks else sorted(
         default_notebook_dir().glob("[0-9]*.ipynb"))
     if not paths:
@@ -239,38 +244,24 @@ def run_report(
     (staging / "notebooks").mkdir(parents=True)
     (staging / "metrics").mkdir()
 
-    started = dt.datetime.now(dt.UTC)
-    results: list[NotebookResult] = []
+    started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     try:
         if snapshot and dataset.backend.name == "duckdb":
             source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
             env = {}
-        for i, path in enumerate(paths, 1):
-            name = path.stem
+        def run(path: Path) -> NotebookResult:
+            result = _run_notebook(path, staging, source_param, period, as_of, redact, timeout)
             if progress:
-                print(f"[{i}/{len(paths)}] {name} ...", end="", file=sys.stderr, flush=True)
-            executed = staging / "notebooks" / path.name
-            metrics_path = staging / "metrics" / f"{name}.json"
-            parameters = {"source": source_param, "month": str(period), "as_of": as_of,
-                          "redact": bool(redact), "metrics_path": str(metrics_path)}
-            t0 = time.perf_counter()
-            error = _execute(path, executed, parameters, path.parent, timeout, env)
-            html_name = f"{name}.html"
-            if executed.exists():
-                try:
-                    render_html(executed, staging / html_name, redact=bool(redact))
-                except Exception as err:  # rendering must not take the other reports down
-                    error = error or f"rendering failed: {type(err).__name__}: {err}"
-                    html_name = None
-            else:
-                html_name = None
-            duration = time.perf_counter() - t0
-            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-            results.append(NotebookResult(name, "failed" if error else "ok", round(duration, 2),
-                                          html_name, error, metrics))
-            if progress:
-                print(f" {'ok' if not error else 'FAILED'} ({duration:.1f} s)"
-                      + (f"\n    {error}" if error else ""), file=sys.stderr, flush=True)
+                done = "ok" if result.status == "ok" else f"FAILED\n    {result.error}"
+                print(f"{result.name} ... {done} ({result.duration_s:.1f} s)", file=sys.stderr,
+                      flush=True)
+            return result
+
+        if progress:
+            print(f"{len(paths)} reports for {period}, {workers} at a time", file=sys.stderr)
+        # Kernels are separate processes, so threads that wait on them run reports in parallel.
+        with _environment(env), ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(run, paths))
 
         manifest = {
             "label": label,
@@ -280,7 +271,7 @@ def run_report(
             "parameters": {"source": masked, "month": str(period), "as_of": as_of,
                            "redact": bool(redact), "timeout_s": timeout},
             "started_utc": started.isoformat(timespec="seconds"),
-            "duration_s": round(sum(r.duration_s for r in results), 2),
+            "duration_s": round(time.perf_counter() - clock, 2),
             "status": "ok" if all(r.status == "ok" for r in results) else "failed",
             "versions": _versions(),
             "notebooks": [
@@ -310,6 +301,31 @@ def _check_covered(period: pd.Period, orders) -> None:
             f"month {period} is outside the data: orders run from {first:%Y-%m-%d} to "
             f"{last:%Y-%m-%d}; choose a month from {first:%Y-%m} to {last:%Y-%m}"
         )
+
+
+def _run_notebook(path: Path, staging: Path, source: str, period: pd.Period, as_of: str | None,
+                  redact: bool, timeout: int) -> NotebookResult:
+    """Execute one notebook into ``staging`` and render it; failures become the result."""
+    name = path.stem
+    executed = staging / "notebooks" / path.name
+    metrics_path = staging / "metrics" / f"{name}.json"
+    parameters = {"source": source, "month": str(period), "as_of": as_of,
+                  "redact": bool(redact), "metrics_path": str(metrics_path)}
+    t0 = time.perf_counter()
+    error = _execute(path, executed, parameters, path.parent, timeout)
+    html_name: str | None = f"{name}.html"
+    if executed.exists():
+        try:
+            render_html(executed, staging / html_name, redact=bool(redact))
+        except Exception as err:  # rendering must not take the other reports down
+            error = error or f"rendering failed: {type(err).__name__}: {err}"
+            html_name = None
+    else:
+        html_name = None
+    duration = time.perf_counter() - t0
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    return NotebookResult(name, "failed" if error else "ok", round(duration, 2), html_name,
+                          error, metrics)
 
 
 def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:

@@ -398,3 +398,80 @@ def test_a_killed_run_leaves_the_previous_month_whole(small_shop, tmp_path):
     assert list(out.glob(".run-*")), "the killed run's work folder is there ..."
     assert main(args) == 0
     assert not list(out.glob(".run-*")), "... until the next run removes it"
+
+
+GUARD = '''
+# Test guard: fail when a query brings more than LIMIT rows from the engine to Python.
+import json as _json
+import ibis.backends.duckdb as _duckdb
+
+_LIMIT, _LOG = {limit}, {log!r}
+_seen = {{"calls": 0, "largest": 0}}
+
+
+def _check(rows, what):
+    _seen["calls"] += 1
+    _seen["largest"] = max(_seen["largest"], rows)
+    with open(_LOG, "a") as handle:
+        handle.write(_json.dumps({{"rows": rows, "what": what}}) + "\\n")
+    if rows > _LIMIT:
+        raise AssertionError(f"{{what}} brought {{rows}} rows into Python (limit {{_LIMIT}})")
+
+
+def _wrap(name):
+    original = getattr(_duckdb.Backend, name)
+
+    def guarded(self, expr, *args, **kwargs):
+        result = original(self, expr, *args, **kwargs)
+        rows = getattr(result, "num_rows", None)
+        if rows is None:
+            rows = len(result) if hasattr(result, "__len__") else 1
+        _check(rows, name)
+        return result
+
+    setattr(_duckdb.Backend, name, guarded)
+
+
+for _name in ("execute", "to_pyarrow"):
+    _wrap(_name)
+
+
+def _no_batches(self, *args, **kwargs):
+    raise AssertionError("streaming batches to Python is not expected")
+
+
+_duckdb.Backend.to_pyarrow_batches = _no_batches
+'''
+
+
+def test_the_orders_table_never_comes_to_python(tmp_path):
+    """Every report runs with a guard on the engine: no result may be a quarter of the orders.
+
+    The shop has 18 orders per customer, so customer-sized results pass and anything sized by
+    orders (or by survey answers, of which there are five per customer) fails the report.
+    """
+    from ppxlib.simulate import ShopParameters
+
+    parameters = ShopParameters(r=2.0, alpha=4.0, a=0.3, b=6.0, late_churn=0.05)
+    shop = simulate_shop(customers=400, seed=5, start="2024-11-01", end="2026-11-01",
+                         parameters=parameters)
+    shop.write(tmp_path / "shop")
+    limit = len(shop.orders) // 4
+    assert limit > 4 * shop.orders.customer_id.nunique()
+    assert len(shop.surveys) > limit
+    log = tmp_path / "guard.jsonl"
+    guarded = []
+    for original in sorted(ppxlib.report.default_notebook_dir().glob("[0-9]*.ipynb")):
+        nb = nbformat.read(original, as_version=4)
+        params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get(
+            "tags", []))
+        nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
+            GUARD.format(limit=limit, log=str(log))))
+        nbformat.write(nb, tmp_path / original.name)
+        guarded.append(tmp_path / original.name)
+    result = run_report(tmp_path / "shop", out=tmp_path / "out", notebooks=guarded,
+                        as_of=AS_OF, progress=False)
+    assert result.failed == [], [nb.error for nb in result.notebooks]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) > 50  # the guard saw the reports' queries ...
+    assert max(c["rows"] for c in calls) <= limit  # ... and none was order-sized
