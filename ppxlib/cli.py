@@ -19,7 +19,7 @@ def _report(args: argparse.Namespace) -> int:
             args.source, out=args.out, month=args.month, label=args.label,
             notebooks=args.notebook or None, as_of=args.as_of, redact=args.redact,
             timeout=args.timeout, progress=not args.quiet, snapshot=not args.no_snapshot,
-            workers=args.workers,
+            workers=args.workers, tables=_tables(args.table),
         )
     except ContractError as err:
         print(f"ppx report: {err}", file=sys.stderr)
@@ -33,6 +33,16 @@ def _report(args: argparse.Namespace) -> int:
         print(f"ppx report: failed: {', '.join(result.failed)}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _tables(pairs: list[str] | None) -> dict[str, str] | None:
+    """``["orders=shop.orders", ...]`` as a dict; a pair without ``=`` is an error."""
+    if not pairs:
+        return None
+    bad = [p for p in pairs if "=" not in p]
+    if bad:
+        raise SystemExit(f"ppx report: --table takes NAME=TABLE_OR_PATH, got {bad[0]!r}")
+    return dict(p.split("=", 1) for p in pairs)
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -81,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="run every report notebook for a month, render HTML")
     rep.add_argument("--source", required=True,
-                     help="folder of table files, .duckdb file, connection URL, or env:VAR")
+                     help="folder of table files, .duckdb file, connection URL, Spark URL "
+                          "(sc://host:15002, spark:local[2]), or env:VAR")
     rep.add_argument("--month", help="YYYY-MM (default: last complete month in the data)")
     rep.add_argument("--out", default="reports", help="output folder (default: reports)")
     rep.add_argument("--label", help="folder name for this run (default: the month)")
@@ -90,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--redact", action="store_true", help="hide customer ids and free text")
     rep.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     rep.add_argument("--quiet", action="store_true", help="no progress lines")
+    rep.add_argument("--table", action="append", metavar="NAME=WHERE",
+                     help="where a table lives when it is not under its own name: a table, "
+                          "database.table or a path (repeatable; warehouses and Spark)")
     rep.add_argument("--workers", type=int,
                      help="notebooks run at once, each in its own kernel (default 2)")
     rep.add_argument("--no-snapshot", action="store_true",

@@ -169,12 +169,13 @@ def run_report(
     month: str | None = None,
     label: str | None = None,
     notebooks: list[str | os.PathLike] | None = None,
-    as_of: str | None = None,
+    as_of: str | dt.datetime | None = None,
     redact: bool = False,
     timeout: int = 600,
     progress: bool = True,
     snapshot: bool = True,
     workers: int | None = None,
+    tables: dict[str, str] | None = None,
 ) -> RunResult:
     """Execute the report notebooks for one month and render them.
 
@@ -203,6 +204,9 @@ def run_report(
     snapshot : bool
         Validate a local (DuckDB) source once and let the notebooks read the clean copy
         (:mod:`ppxlib.snapshot`). Other sources are validated by each notebook in place.
+    tables : dict, optional
+        For warehouses and Spark: contract table -> table name, ``database.table`` or path
+        (see :func:`ppxlib.open`).
     workers : int, optional
         Notebooks run at the same time, each in its own kernel (default: 2, or 1 on a
         one-core machine). Use 1 when the data barely fits in memory once.
@@ -211,6 +215,8 @@ def run_report(
     -------
     RunResult
     """
+    if isinstance(as_of, dt.date):  # a parameter for the notebooks: text
+        as_of = as_of.isoformat()
     source_text = os.fspath(source)
     if Path(source_text).exists():  # notebooks run in their own folder: pass absolute paths
         source_text = str(Path(source_text).resolve())
@@ -218,10 +224,11 @@ def run_report(
     env = {SECRET_ENV: source_text} if masked != source_text else {}
     source_param = f"env:{SECRET_ENV}" if env else source_text
 
+    tables_given = dict(tables) if tables else None
     # Validate once, here: a structurally broken source stops the run before any report is
     # touched, and a local source is pinned in a snapshot the notebooks read instead.
     with _environment(env):
-        dataset = open_source(source_param)
+        dataset = open_source(source_param, tables=tables)
         clean = dataset.validate(as_of=as_of)
     period = to_month(month) if month else last_complete_month(clean.orders)
     _check_covered(period, clean.orders)
@@ -248,9 +255,10 @@ def run_report(
     try:
         if snapshot and dataset.backend.name == "duckdb":
             source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
-            env = {}
+            env, tables = {}, None
         def run(path: Path) -> NotebookResult:
-            result = _run_notebook(path, staging, source_param, period, as_of, redact, timeout)
+            result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
+                                   period, as_of, redact, timeout)
             if progress:
                 done = "ok" if result.status == "ok" else f"FAILED\n    {result.error}"
                 print(f"{result.name} ... {done} ({result.duration_s:.1f} s)", file=sys.stderr,
@@ -268,7 +276,8 @@ def run_report(
             "tables": provided,
             "validated_as_of": clean.quality.as_of.isoformat(),
             "month": str(period),
-            "parameters": {"source": masked, "month": str(period), "as_of": as_of,
+            "parameters": {"source": masked, "tables": _masked_tables(tables_given),
+                           "month": str(period), "as_of": as_of,
                            "redact": bool(redact), "timeout_s": timeout},
             "started_utc": started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - clock, 2),
@@ -292,6 +301,10 @@ def run_report(
     return RunResult(label, final, manifest, results)
 
 
+def _masked_tables(tables: dict[str, str] | None) -> dict[str, str] | None:
+    return {k: mask_secrets(v) for k, v in tables.items()} if tables else None
+
+
 def _check_covered(period: pd.Period, orders) -> None:
     """A month before the first order or after the last one has nothing to report."""
     bounds = orders.aggregate(first=orders.order_ts.min(), last=orders.order_ts.max())
@@ -303,13 +316,13 @@ def _check_covered(period: pd.Period, orders) -> None:
         )
 
 
-def _run_notebook(path: Path, staging: Path, source: str, period: pd.Period, as_of: str | None,
-                  redact: bool, timeout: int) -> NotebookResult:
+def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.Period,
+                  as_of: str | None, redact: bool, timeout: int) -> NotebookResult:
     """Execute one notebook into ``staging`` and render it; failures become the result."""
     name = path.stem
     executed = staging / "notebooks" / path.name
     metrics_path = staging / "metrics" / f"{name}.json"
-    parameters = {"source": source, "month": str(period), "as_of": as_of,
+    parameters = {**source, "month": str(period), "as_of": as_of,
                   "redact": bool(redact), "metrics_path": str(metrics_path)}
     t0 = time.perf_counter()
     error = _execute(path, executed, parameters, path.parent, timeout)

@@ -239,18 +239,48 @@ def _from_folder(folder: Path) -> Dataset:
 
 
 def _from_backend(con: BaseBackend, description: str, names: Mapping[str, str] | None) -> Dataset:
+    """Contract tables from a backend: by their own names, or as ``names`` maps them.
+
+    A mapped value may be a table name, ``database.table``, or a path to Parquet or CSV files
+    the engine can read (``s3://bucket/orders/``, ``/data/orders.parquet``). A table named in
+    ``names`` must exist; unnamed optional tables that are absent are simply not provided.
+    """
     names = dict(names or {})
+    unknown = sorted(set(names) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown table name(s) {', '.join(map(repr, unknown))}; "
+                         f"expected some of {', '.join(TABLES)}")
     available = set(con.list_tables())
     tables: dict[str, ir.Table | None] = {}
     for name in TABLES:
         physical = names.get(name, name)
-        tables[name] = con.table(physical) if physical in available else None
+        try:
+            tables[name] = _lookup(con, name, physical, available)
+        except Exception as err:
+            raise ValueError(f"{description}: cannot read {physical!r} as the {name} table: "
+                             f"{mask_secrets(str(err)).splitlines()[0]}") from err
+        if tables[name] is None and name in names:
+            raise ValueError(f"{description}: no table {physical!r} (given for {name}); "
+                             f"tables found: {', '.join(sorted(available)) or 'none'}")
     if tables["orders"] is None:
         raise ValueError(
             f"{description}: no table {names.get('orders', 'orders')!r}; "
             f"tables found: {', '.join(sorted(available)) or 'none'}"
         )
     return Dataset(con, tables, description)
+
+
+def _lookup(con: BaseBackend, name: str, physical: str, available: set[str]) -> ir.Table | None:
+    if "/" in physical or physical.endswith(FILE_SUFFIXES):
+        reader = con.read_csv if ".csv" in physical or ".tsv" in physical else con.read_parquet
+        return reader(physical, table_name=f"ppx_{name}")
+    if physical in available:
+        return con.table(physical)
+    if "." in physical:
+        database, table = physical.rsplit(".", 1)
+        if table in con.list_tables(database=database):
+            return con.table(table, database=database)
+    return None
 
 
 def _from_frames(frames: Mapping[str, Any]) -> Dataset:
@@ -268,6 +298,21 @@ def _from_frames(frames: Mapping[str, Any]) -> Dataset:
         frame = frames.get(name)
         tables[name] = None if frame is None else con.create_table(name, _typed(frame))
     return Dataset(con, tables, "in-memory frames")
+
+
+def _spark_session(url: str) -> Any:
+    """A SparkSession for ``sc://host:port`` (Spark Connect) or ``spark:<master>``.
+
+    ``spark:local[2]``, ``spark:yarn`` and ``spark://host:7077`` name a master for a classic
+    session; an existing session of this process is reused (Spark allows only one).
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.config("spark.sql.session.timeZone", "UTC")
+    if url.startswith("sc://"):
+        return builder.remote(url).getOrCreate()
+    master = url if url.startswith("spark://") else url.removeprefix("spark:")
+    return builder.master(master).appName("ppx").getOrCreate()
 
 
 def _typed(frame: Any) -> Any:
@@ -295,12 +340,16 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         * an ibis backend (DuckDB, PySpark, Postgres, ...), a ``SparkSession`` (tables are
           looked up in its catalog), or a connection URL for :func:`ibis.connect` such as
           ``"postgres://user@host/db"``;
+        * a Spark URL: ``"sc://host:15002"`` (Spark Connect), ``"spark://host:7077"``,
+          ``"spark:local[2]"`` or ``"spark:yarn"`` (a master for a classic session);
         * a dict of pandas (or polars, or Arrow) frames keyed by table name;
         * ``"env:NAME"``: any of the above read from the environment variable ``NAME`` (so a
           connection URL with a password never has to be written down);
         * an existing :class:`Dataset` (returned as is).
     tables
-        For backends and URLs: contract name -> physical table name, when they differ.
+        For backends and URLs: contract name -> physical table when they differ: a table
+        name, ``database.table``, or a path of Parquet/CSV files the engine reads
+        (``{"orders": "shop.orders", "returns": "s3://bucket/returns/"}``).
 
     Returns
     -------
@@ -327,6 +376,10 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         return _from_backend(source, f"{source.name} backend", tables)
     if isinstance(source, Mapping):
         return _from_frames(source)
+    if isinstance(source, str) and source.startswith(("sc://", "spark:")):
+        con = ibis.pyspark.connect(_spark_session(source))
+        _utc(con)
+        return _from_backend(con, f"Spark {mask_secrets(source)}", tables)
     if isinstance(source, str) and source.startswith("env:"):
         variable = source.removeprefix("env:")
         if not os.environ.get(variable):

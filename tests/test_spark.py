@@ -79,3 +79,93 @@ def test_validation_excludes_the_same_rows(both):
 def test_same_results_as_duckdb(both, compute):
     on_spark, on_duckdb = both
     _same(compute(on_spark.orders), compute(on_duckdb.orders))
+
+
+@pytest.fixture(scope="module")
+def whole_shop(spark):
+    """Every table of a shop, on Spark and on DuckDB."""
+    shop = simulate_shop(customers=400, seed=6, start="2024-01-01", end="2025-07-01")
+    frames = {"orders": shop.orders, "returns": shop.returns, "surveys": shop.surveys,
+              "tickets": shop.tickets}
+    names = {}
+    for name, frame in frames.items():
+        spark.createDataFrame(frame).createOrReplaceTempView(f"shop_{name}")
+        names[name] = f"shop_{name}"
+    on_spark = ppxlib.open(spark, tables=names).validate(as_of=AS_OF)
+    on_duckdb = ppxlib.open(frames).validate(as_of=AS_OF)
+    return on_spark, on_duckdb
+
+
+def test_customer_summary_is_identical(whole_shop):
+    from ppxlib.summary import rfm_summary
+
+    on_spark, on_duckdb = whole_shop
+    for kwargs in ({}, {"calibration_end": "2025-01-31"}):
+        a = rfm_summary(on_spark.orders, "2025-06-30", freq_multiplier=7, **kwargs)
+        b = rfm_summary(on_duckdb.orders, "2025-06-30", freq_multiplier=7, **kwargs)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, check_index_type=False)
+
+
+def test_lifecycle_states_are_identical(whole_shop):
+    on_spark, on_duckdb = whole_shop
+    a = lifecycle.customer_states(on_spark.orders, "2025-06", 60, 150)
+    b = lifecycle.customer_states(on_duckdb.orders, "2025-06", 60, 150)
+    pd.testing.assert_series_equal(a.sort_index(), b.sort_index(), check_index_type=False)
+
+
+@pytest.mark.parametrize("metric", ["csat", "nps", "ces"])
+def test_survey_aggregations_are_identical(whole_shop, metric):
+    from ppxlib import survey
+
+    on_spark, on_duckdb = whole_shop
+    for by in (None, ["touchpoint"]):
+        _same(survey.score_counts(on_spark.surveys, metric, by),
+              survey.score_counts(on_duckdb.surveys, metric, by))
+    assert (survey.response_rate(on_spark.surveys, on_spark.orders, metric)
+            == survey.response_rate(on_duckdb.surveys, on_duckdb.orders, metric))
+
+
+def test_experience_aggregations_are_identical(whole_shop):
+    from ppxlib import experience
+
+    on_spark, on_duckdb = whole_shop
+    end = "2025-07-01"
+    _same(experience.delivery(on_spark.orders, by="region"),
+          experience.delivery(on_duckdb.orders, by="region"))
+    a = experience.first_order_experience(on_spark.orders, on_spark.returns, on_spark.tickets,
+                                          on_spark.surveys, observation_end=end)
+    b = experience.first_order_experience(on_duckdb.orders, on_duckdb.returns,
+                                          on_duckdb.tickets, on_duckdb.surveys,
+                                          observation_end=end)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_index_type=False)
+
+
+def test_a_spark_url_with_table_paths_opens(spark, tmp_path):
+    """``spark:local[2]`` reuses this process's session; tables may be given as paths."""
+    shop = simulate_shop(customers=50, seed=2, start="2025-01-01", end="2025-03-01")
+    shop.orders.to_parquet(tmp_path / "orders.parquet")
+    ds = ppxlib.open("spark:local[2]", tables={"orders": str(tmp_path / "orders.parquet")})
+    assert ds.backend.name == "pyspark" and ds.returns is None
+    assert ds.orders.count().execute() == len(shop.orders)
+    with pytest.raises(ValueError, match="no table 'nowhere' \\(given for returns\\)"):
+        ppxlib.open("spark:local[2]", tables={"orders": str(tmp_path / "orders.parquet"),
+                                              "returns": "nowhere"})
+
+
+def test_the_report_runner_on_spark_gives_duckdbs_numbers(tmp_path):
+    """``ppx report --source spark:local[2] --table orders=PATH``: the overview's headline
+    numbers equal those of the same files read by DuckDB (the kernel starts its own Spark)."""
+    from ppxlib.report import default_notebook_dir, run_report
+
+    shop = simulate_shop(customers=200, seed=2, start="2025-01-01", end="2025-04-01")
+    (tmp_path / "files").mkdir()
+    shop.orders.to_parquet(tmp_path / "files" / "orders.parquet")
+    overview = [default_notebook_dir() / "00_overview.ipynb"]
+    common = {"notebooks": overview, "month": "2025-03", "as_of": AS_OF, "progress": False}
+    on_spark = run_report("spark:local[2]", out=tmp_path / "spark", **common,
+                          tables={"orders": str(tmp_path / "files" / "orders.parquet")})
+    on_duckdb = run_report(tmp_path / "files", out=tmp_path / "duckdb", **common)
+    assert on_spark.failed == [] and on_duckdb.failed == []
+    assert on_spark.manifest["parameters"]["source"] == "spark:local[2]"
+    assert on_spark.notebooks[0].metrics == on_duckdb.notebooks[0].metrics
+    assert on_spark.notebooks[0].metrics["orders"] > 0
