@@ -123,4 +123,5 @@ def fit(frequency, recency, T, weights=None, initial_log_params=None) -> BetaGeo
     bgf.data = pd.DataFrame({"frequency": x, "recency": t_x, "T": t, "weights": w})
     bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time
     bgf._negative_log_likelihood_ = result.fun
+    bgf._hessian_ = hessian  # of the mean likelihood in log-parameters, as lifetimes keeps it
     return bgf

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -360,12 +361,23 @@ def holdout_errors(model: CLVModel, calibration: pd.DataFrame) -> dict:
 def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
               monthly_discount_rate: float = 0.01, draws: int = 100,
               segments: pd.Series | dict[str, pd.Series] | None = None, seed: int = 0,
-              confidence: float = 0.95) -> dict[str, pd.DataFrame]:
-    """Bootstrap intervals: resample customers with replacement, refit, predict.
+              confidence: float = 0.95, method: str = "auto", refit_limit: int = 200_000,
+              sample_size: int = 50_000) -> dict[str, pd.DataFrame]:
+    """Intervals for total expected purchases and mean CLV from the models' uncertainty.
 
-    Each draw gives every customer a multinomial weight (how often they are drawn), refits
-    both models with those weights from the fitted parameters, and recomputes the total
-    expected purchases over ``months`` and the mean CLV (per segment when given).
+    Two ways to draw plausible parameters, ``method``:
+
+    * ``"refit"``: resample customers with replacement (a multinomial weight each) and refit
+      both models from the fitted parameters -- the bootstrap proper.
+    * ``"normal"``: draw the log-parameters from the fit's asymptotic normal distribution
+      (the inverse Hessian of the likelihood; Krinsky & Robb). With hundreds of thousands of
+      customers the likelihood is all but exactly normal, and no refit is needed.
+    * ``"auto"`` (default): ``"refit"`` up to ``refit_limit`` customers, ``"normal"`` above.
+
+    Each draw predicts every customer's purchases and CLV over ``months`` -- or, above
+    ``sample_size`` customers, those of a fixed random sample, and moves the full estimate by
+    the sample's ratio to its own estimate (a parameter draw shifts all customers' predictions
+    nearly in proportion), so a draw costs the same at any size.
 
     ``segments`` is one customer -> group Series, or a dict of several groupings
     (``{"channel": ..., "cohort": ...}``), all computed from the same draws.
@@ -376,10 +388,18 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
         ``"total"``: one row (``estimate, low, high``) for total expected purchases;
         ``"clv"``: mean CLV ``estimate, low, high`` indexed by (grouping, group), or by
         group for a single Series ("all" without segments);
-        ``"draws"``: the number of successful draws.
+        ``"draws"``: one row, ``draws`` (successful draws) and ``method`` used.
+
+    Examples
+    --------
+    >>> boot = bootstrap(summary, model, draws=40, segments=rfm.segment)  # doctest: +SKIP
+    >>> boot["total"]                                                       # doctest: +SKIP
     """
+    if method == "auto":
+        method = "refit" if len(summary) <= refit_limit else "normal"
+    if method not in ("refit", "normal"):
+        raise ValueError(f"method must be 'auto', 'refit' or 'normal', got {method!r}")
     rng = np.random.default_rng(seed)
-    keys = ["frequency", "recency", "T"]
     n = len(summary)
     single = not isinstance(segments, dict)
     groupings = {"segment": segments} if single else dict(segments)
@@ -389,28 +409,60 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
                  for k, v in groupings.items()}
 
     def by_group(clv: pd.Series) -> pd.Series:
-        parts = {k: clv.groupby(g).mean() for k, g in groupings.items()}
+        parts = {k: clv.groupby(g.reindex(clv.index)).mean() for k, g in groupings.items()}
         return pd.concat(parts, names=["grouping", "group"])
 
     base = model.predict(summary, months, monthly_discount_rate)
     estimate_total = float(base.expected_purchases.sum())
     estimate_clv = by_group(base.clv) if "clv" in base else None
+    # the customers each draw predicts for, and the full estimate's ratio to theirs
+    sample = summary if n <= sample_size else summary.iloc[
+        np.sort(rng.choice(n, sample_size, replace=False))]
+    sample_total = float(base.expected_purchases.loc[sample.index].sum())
+    sample_clv = by_group(base.clv.loc[sample.index]) if estimate_clv is not None else None
+
+    models = (_refits(summary, model, draws, rng) if method == "refit"
+              else _normal_draws(model, draws, rng))
     totals, clvs = [], []
+    for drawn in models:
+        predicted = drawn.predict(sample, months, monthly_discount_rate)
+        totals.append(estimate_total * float(predicted.expected_purchases.sum()) / sample_total)
+        if "clv" in predicted and estimate_clv is not None:
+            clvs.append(estimate_clv * by_group(predicted.clv) / sample_clv)
+    if not totals:
+        raise CLVFitError("no bootstrap draw could be refitted")
+    alpha = (1 - confidence) / 2
+    total = pd.DataFrame({"estimate": [estimate_total],
+                          "low": [float(np.quantile(totals, alpha))],
+                          "high": [float(np.quantile(totals, 1 - alpha))]})
+    result = {"total": total, "draws": pd.DataFrame({"draws": [len(totals)],
+                                                     "method": [method]})}
+    if clvs and estimate_clv is not None:
+        stacked = pd.concat(clvs, axis=1)
+        table = pd.DataFrame({"estimate": estimate_clv,
+                              "low": stacked.quantile(alpha, axis=1),
+                              "high": stacked.quantile(1 - alpha, axis=1)})
+        result["clv"] = table.droplevel("grouping") if single else table
+    return result
+
+
+def _refits(summary: pd.DataFrame, model: CLVModel, draws: int,
+            rng: np.random.Generator) -> Iterator[CLVModel]:
+    """Models refitted on customers resampled with replacement (failed refits are skipped)."""
+    keys = ["frequency", "recency", "T"]
+    n = len(summary)
     fitted = model.bgf_.params_[list(BGNBD_PARAMS)].to_numpy()
     for _draw in range(draws):
         weights = rng.multinomial(n, np.full(n, 1.0 / n))
         drawn = summary.assign(weight=weights)
         drawn = drawn[drawn.weight > 0]
         rows = drawn.groupby(keys, sort=True).weight.sum().reset_index()
-        bgf = BetaGeoFitter()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # start from the fitted parameters, in lifetimes' scaled time
-                start = np.log(fitted * [1, 10.0 / rows["T"].max(), 1, 1])
-                bgf.fit(rows.frequency, rows.recency, rows["T"], weights=rows.weight,
-                        initial_params=start, verbose=False)
-        except (ConvergenceError, ValueError, np.linalg.LinAlgError):
+            # start from the fitted parameters, in the fitter's scaled time
+            start = np.log(fitted * [1, 10.0 / rows["T"].max(), 1, 1])
+            bgf = bgnbd.fit(rows.frequency, rows.recency, rows["T"], weights=rows.weight,
+                            initial_log_params=start)
+        except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError):
             continue
         refit = CLVModel(model.time_unit_days, bgf, None, bgf.params_, bgf.params_ * np.nan,
                          math.nan, model.spend_check_, model.customers_)
@@ -426,24 +478,28 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
             except (ConvergenceError, ValueError, np.linalg.LinAlgError):
                 continue
             refit.ggf_ = ggf
-        predicted = refit.predict(summary, months, monthly_discount_rate)
-        totals.append(float(predicted.expected_purchases.sum()))
-        if "clv" in predicted:
-            clvs.append(by_group(predicted.clv))
-    if not totals:
-        raise CLVFitError("no bootstrap draw could be refitted")
-    alpha = (1 - confidence) / 2
-    total = pd.DataFrame({"estimate": [estimate_total],
-                          "low": [float(np.quantile(totals, alpha))],
-                          "high": [float(np.quantile(totals, 1 - alpha))]})
-    result = {"total": total, "draws": pd.DataFrame({"draws": [len(totals)]})}
-    if clvs and estimate_clv is not None:
-        stacked = pd.concat(clvs, axis=1)
-        table = pd.DataFrame({"estimate": estimate_clv,
-                              "low": stacked.quantile(alpha, axis=1),
-                              "high": stacked.quantile(1 - alpha, axis=1)})
-        result["clv"] = table.droplevel("grouping") if single else table
-    return result
+        yield refit
+
+
+def _normal_draws(model: CLVModel, draws: int, rng: np.random.Generator) -> Iterator[CLVModel]:
+    """Models whose log-parameters are drawn from the fit's asymptotic normal distribution."""
+
+    def draw(fitter, names: list[str]) -> pd.Series:
+        centre = np.log(fitter.params_[names].to_numpy())
+        covariance = np.linalg.inv(fitter._hessian_) / fitter.data["weights"].sum()
+        covariance = (covariance + covariance.T) / 2
+        return pd.Series(np.exp(rng.multivariate_normal(centre, covariance)), index=names)
+
+    for _draw in range(draws):
+        bgf = BetaGeoFitter()
+        bgf.params_ = draw(model.bgf_, list(BGNBD_PARAMS))
+        drawn = CLVModel(model.time_unit_days, bgf, None, bgf.params_, bgf.params_ * np.nan,
+                         math.nan, model.spend_check_, model.customers_)
+        if model.ggf_ is not None:
+            ggf = GammaGammaFitter()
+            ggf.params_ = draw(model.ggf_, ["p", "q", "v"])
+            drawn.ggf_ = ggf
+        yield drawn
 
 
 def p_alive_matrix(model: CLVModel, summary: pd.DataFrame, max_frequency: int = 20,
