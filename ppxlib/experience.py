@@ -266,9 +266,12 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
 
 def repurchase_by_experience(orders: ir.Table, experience: pd.DataFrame, column: str,
                              observation_end: dt.datetime, reference: str,
-                             horizon_days: int = 90, confidence: float = 0.95
-                             ) -> dict:
+                             horizon_days: int = 90, confidence: float = 0.95,
+                             durations: pd.DataFrame | None = None) -> dict:
     """Time to second order and the ``horizon_days`` repurchase rate by one experience label.
+
+    ``durations``, :func:`ppxlib.repurchase.second_order_durations` of the same orders and
+    observation end, saves reading every order again when several labels are compared.
 
     Returns
     -------
@@ -277,8 +280,9 @@ def repurchase_by_experience(orders: ir.Table, experience: pd.DataFrame, column:
         ``rates`` (per group: customers followed for the horizon, reordered, rate, Wilson
         interval, difference to ``reference`` with a Newcombe interval).
     """
-    durations = second_order_durations(orders, observation_end)
-    durations = durations.set_index("customer_id").join(
+    if durations is None:
+        durations = second_order_durations(orders, observation_end)
+    durations = durations[["customer_id", "days", "reordered"]].set_index("customer_id").join(
         experience[[column]].rename(columns={column: "group"}), how="inner").reset_index()
     durations = durations[durations.group != "unknown"]
     logrank = compare_groups(durations) if durations.group.nunique() > 1 else None

@@ -64,8 +64,9 @@ def _repeat_customers(orders: ir.Table, last: int, window_days: int, customer_id
                       _month_after(o.prev_ts, window_days) - 1, last)
     runs = o.select(start=first, end=stop)
     runs = runs.filter(runs.start <= runs.end)
-    starts = runs.group_by("start").aggregate(n=_.count()).to_pandas()
-    ends = runs.group_by("end").aggregate(n=_.count()).to_pandas()
+    compact = runs.group_by(["start", "end"]).aggregate(n=_.count()).to_pandas()  # one pass
+    starts = compact.groupby("start", as_index=False).n.sum()
+    ends = compact.groupby("end", as_index=False).n.sum()
     if starts.empty:
         return pd.Series(dtype="int64")
     first_month = int(starts.start.min())

@@ -210,7 +210,7 @@ def _hidden(column: str) -> bool:
 
 
 def _check_one(
-    name: str, table: ir.Table, ctx: RuleContext, examples: int
+    name: str, table: ir.Table, ctx: RuleContext, examples: int, cache: bool
 ) -> tuple[ir.Table, dict, list[dict], dict]:
     table = attach_references(name, table, ctx)
     rules = row_rules(name, table.columns)
@@ -223,6 +223,8 @@ def _check_one(
     if any_flag is None:
         any_flag = flagged[flagged.columns[0]].isnull() & False
     flagged = flagged.mutate(_ppx_excluded=any_flag)
+    if cache:  # the rules (window functions over the whole table) then run once, not thrice
+        flagged = flagged.cache()
 
     counts = flagged.aggregate(
         _ppx_rows=flagged.count(),
@@ -323,11 +325,9 @@ def validate_tables(
                             "rows_excluded": 0, "rows_kept": 0})
             continue
         with reading(name):
-            table, tally, excl, smp = _check_one(name, conformed[name], ctx, examples)
+            table, tally, excl, smp = _check_one(name, conformed[name], ctx, examples, cache)
         if name == "orders" and tally["rows_read"] == 0:
             raise ContractError([StructuralProblem("orders", None, "the table has no rows")])
-        if cache:
-            table = table.cache()
         clean[name] = table
         if name == "orders":
             ctx = RuleContext(as_of=as_of, orders=table)
