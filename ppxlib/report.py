@@ -234,6 +234,7 @@ def run_report(
     _check_covered(period, clean.orders)
     label = label or str(period)
     provided = {name: clean.table(name) is not None for name in TABLES}
+    validated_as_of = clean.quality.as_of.isoformat()
 
     workers = workers or min(2, os.cpu_count() or 1)
     paths = [Path(p) for p in notebooks] if notebooks else sorted(
@@ -256,6 +257,9 @@ def run_report(
         if snapshot and dataset.backend.name == "duckdb":
             source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
             env, tables = {}, None
+            # The kernels read the snapshot: free the engine's copy before they start.
+            dataset.backend.disconnect()
+            del dataset, clean
         def run(path: Path) -> NotebookResult:
             result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
                                    period, as_of, redact, timeout)
@@ -274,7 +278,7 @@ def run_report(
         manifest = {
             "label": label,
             "tables": provided,
-            "validated_as_of": clean.quality.as_of.isoformat(),
+            "validated_as_of": validated_as_of,
             "month": str(period),
             "parameters": {"source": masked, "tables": _masked_tables(tables_given),
                            "month": str(period), "as_of": as_of,
