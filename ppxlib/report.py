@@ -15,6 +15,7 @@ leaves a half-written month; the next run deletes work folders whose process is 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import html
 import json
 import os
@@ -257,9 +258,13 @@ def run_report(
         if snapshot and dataset.backend.name == "duckdb":
             source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
             env, tables = {}, None
-            # The kernels read the snapshot: free the engine's copy before they start.
-            dataset.backend.disconnect()
+            # The kernels read the snapshot: free the engine's copy before they start. The
+            # cached tables drop themselves when their last reference goes; then the engine
+            # can close.
+            backend = dataset.backend
             del dataset, clean
+            gc.collect()
+            backend.disconnect()
         def run(path: Path) -> NotebookResult:
             result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
                                    period, as_of, redact, timeout)
