@@ -35,3 +35,13 @@ def small_orders() -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "amount"])
     frame["order_ts"] = pd.to_datetime(frame["order_ts"])
     return frame
+
+
+@pytest.fixture
+def shop_folder(tmp_path) -> Path:
+    """A simulated shop of 100 customers, January to March 2025, as CSV files."""
+    from ppxlib.simulate import simulate_shop
+
+    shop = simulate_shop(customers=100, seed=8, start="2025-01-01", end="2025-04-01")
+    shop.write(tmp_path / "shop")
+    return tmp_path / "shop"

@@ -7,17 +7,8 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from ppxlib.cli import main
-from ppxlib.simulate import simulate_shop
-
-
-@pytest.fixture
-def shop_folder(tmp_path):
-    shop = simulate_shop(customers=100, seed=8, start="2025-01-01", end="2025-04-01")
-    shop.write(tmp_path / "shop")
-    return tmp_path / "shop"
 
 
 def test_validate_exits_nonzero_naming_the_missing_column(shop_folder, capsys):

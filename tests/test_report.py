@@ -303,18 +303,11 @@ def _notebook(path: Path, *code: str) -> Path:
     return path
 
 
-@pytest.fixture
-def small_shop(tmp_path):
-    shop = simulate_shop(customers=150, seed=3, start="2025-01-01", end="2025-04-01")
-    shop.write(tmp_path / "shop")
-    return tmp_path / "shop"
-
-
-def test_a_cell_over_the_time_limit_fails_only_its_report(small_shop, tmp_path):
+def test_a_cell_over_the_time_limit_fails_only_its_report(shop_folder, tmp_path):
     overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
     slow = _notebook(tmp_path / "50_slow.ipynb", "import time\ntime.sleep(60)")
     out = tmp_path / "out"
-    code = main(["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
                  "--as-of", AS_OF, "--month", "2025-03", "--timeout", "3",
                  "--notebook", str(overview), "--notebook", str(slow)])
     assert code == 1
@@ -326,25 +319,25 @@ def test_a_cell_over_the_time_limit_fails_only_its_report(small_shop, tmp_path):
     assert 'href="2025-03/00_overview.html"' in index and "timed out" in index
 
 
-def test_a_source_that_disappears_mid_run(small_shop, tmp_path):
+def test_a_source_that_disappears_mid_run(shop_folder, tmp_path):
     overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
     vanish = _notebook(tmp_path / "00_vanish.ipynb",
-                       f"import shutil\nshutil.rmtree({str(small_shop)!r})")
+                       f"import shutil\nshutil.rmtree({str(shop_folder)!r})")
     backup = tmp_path / "backup"
     import shutil
 
-    shutil.copytree(small_shop, backup)
+    shutil.copytree(shop_folder, backup)
     # The run reads a snapshot validated before the first notebook: nothing is lost.
     out = tmp_path / "pinned"
-    code = main(["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
                  "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(vanish),
                  "--notebook", str(overview)])
-    assert code == 0 and not small_shop.exists()
+    assert code == 0 and not shop_folder.exists()
     assert "In March 2025," in _text((out / "2025-03" / "00_overview.html").read_text())
     # Without the snapshot, the notebooks after the loss fail, visibly, and only they.
-    shutil.copytree(backup, small_shop)
+    shutil.copytree(backup, shop_folder)
     out = tmp_path / "unpinned"
-    code = main(["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
                  "--as-of", AS_OF, "--month", "2025-03", "--no-snapshot",
                  "--notebook", str(vanish), "--notebook", str(overview)])
     assert code == 1
@@ -375,7 +368,7 @@ def test_a_month_outside_the_data_is_refused_before_any_report(tmp_path, capsys)
     assert not (tmp_path / "2024-12").exists()
 
 
-def test_a_killed_run_leaves_the_previous_month_whole(small_shop, tmp_path):
+def test_a_killed_run_leaves_the_previous_month_whole(shop_folder, tmp_path):
     import signal
     import subprocess
     import sys
@@ -383,7 +376,7 @@ def test_a_killed_run_leaves_the_previous_month_whole(small_shop, tmp_path):
 
     overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
     out = tmp_path / "out"
-    args = ["report", "--source", str(small_shop), "--out", str(out), "--quiet",
+    args = ["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
             "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(overview)]
     assert main(args) == 0
     before = (out / "2025-03" / "00_overview.html").read_bytes()
