@@ -49,12 +49,32 @@ def month_bounds(month: str | pd.Period) -> tuple[dt.datetime, dt.datetime]:
     return period.start_time.to_pydatetime(), (period + 1).start_time.to_pydatetime()
 
 
-def last_complete_month(orders: ir.Table, ts_col: str = "order_ts") -> pd.Period:
+def order_span(orders: ir.Table, ts_col: str = "order_ts") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and the latest order time (one query).
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> t = ibis.memtable(pd.DataFrame({"order_ts": pd.to_datetime(["2024-01-05",
+    ...                                                             "2024-03-14"])}))
+    >>> [str(ts.date()) for ts in order_span(t)]
+    ['2024-01-05', '2024-03-14']
+    """
+    bounds = orders.aggregate(first=orders[ts_col].min(), latest=orders[ts_col].max())
+    first, latest = (pd.Timestamp(v) for v in bounds.to_pyarrow().to_pylist()[0].values())
+    if pd.isna(latest):
+        raise ValueError("orders is empty: there is no month to report")
+    return first, latest
+
+
+def last_complete_month(orders: ir.Table, ts_col: str = "order_ts",
+                        span: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.Period:
     """The last calendar month the data covers completely.
 
     It is the month of the latest order if that order falls on the month's last day, and the
     month before otherwise -- unless the data starts in the latest order's month: then there
     is no complete month, and that (partial) month is the only one with anything to show.
+    ``span`` is :func:`order_span`'s result when the caller already has it.
 
     Examples
     --------
@@ -64,10 +84,7 @@ def last_complete_month(orders: ir.Table, ts_col: str = "order_ts") -> pd.Period
     >>> last_complete_month(t)
     Period('2024-02', 'M')
     """
-    bounds = orders.aggregate(first=orders[ts_col].min(), latest=orders[ts_col].max())
-    first, latest = (pd.Timestamp(v) for v in bounds.to_pyarrow().to_pylist()[0].values())
-    if pd.isna(latest):
-        raise ValueError("orders is empty: there is no month to report")
+    first, latest = span or order_span(orders, ts_col)
     period = latest.to_period("M")
     if latest.normalize() == period.end_time.normalize() or first.to_period("M") == period:
         return period

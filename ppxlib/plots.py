@@ -416,14 +416,20 @@ def score_by_group(table: pd.DataFrame, by: str, title: str, percent: bool = Tru
     for yi, score, is_small in zip(y, data.score, small, strict=True):
         ax.plot(score, yi, "o", ms=7, color=PALETTE["primary"],
                 mfc="white" if is_small else PALETTE["primary"])
-    ax.set_yticks(y)
-    ax.set_yticklabels([f"{g} (n={n:,})" for g, n in zip(data[by], data.n, strict=True)])
     if percent:
         _percent(ax, axis="x")
+    _label_rows(ax, [f"{g} (n={n:,})" for g, n in zip(data[by], data.n, strict=True)], xlabel,
+                title)
+    return fig
+
+
+def _label_rows(ax, labels: list[str], xlabel: str, title: str) -> None:
+    """Finish a chart with one horizontal row per group (rows at y = 0, 1, ...)."""
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     ax.set_title(title)
-    return fig
 
 
 def resolution_curves(curve: pd.DataFrame, max_hours: float = 168) -> Figure:
@@ -455,12 +461,8 @@ def rate_bars(table: pd.DataFrame, by: str, rate: str, title: str, xlabel: str) 
     ax.barh(y, data[rate], color=PALETTE["primary"], height=0.6)
     ax.errorbar(data[rate], y, xerr=_xerr(data[rate], data.low, data.high),
                 fmt="none", ecolor=PALETTE["text"], capsize=3, lw=1)
-    ax.set_yticks(y)
-    ax.set_yticklabels([str(v) for v in data[by]])
     _percent(ax, axis="x")
-    ax.set_xlabel(xlabel)
-    ax.grid(axis="y", visible=False)
-    ax.set_title(title)
+    _label_rows(ax, [str(v) for v in data[by]], xlabel, title)
     return fig
 
 
@@ -477,13 +479,10 @@ def difference_forest(table: pd.DataFrame, horizon_days: int = 90) -> Figure:
                 fmt="none", ecolor=PALETTE["muted"], elinewidth=3)
     ax.scatter(data.difference, y, c=colours, s=45, zorder=3)
     ax.axvline(0, color=PALETTE["text"], lw=0.8)
-    ax.set_yticks(y)
-    ax.set_yticklabels(data.label)
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v * 100:+.0f} pp"))
-    ax.set_xlabel(f"difference in the share reordering within {horizon_days} days "
-                  "(percentage points, 95% interval)")
-    ax.grid(axis="y", visible=False)
-    ax.set_title("Who comes back less: first-order experience vs repurchase")
+    _label_rows(ax, list(data.label), f"difference in the share reordering within "
+                f"{horizon_days} days (percentage points, 95% interval)",
+                "Who comes back less: first-order experience vs repurchase")
     return fig
 
 

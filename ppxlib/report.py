@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from ppxlib.contract import TABLES
-from ppxlib.kpis import last_complete_month, to_month
+from ppxlib.kpis import last_complete_month, order_span, to_month
 from ppxlib.snapshot import write_snapshot
 from ppxlib.sources import mask_secrets
 from ppxlib.sources import open as open_source
@@ -231,8 +231,9 @@ def run_report(
     with _environment(env):
         dataset = open_source(source_param, tables=tables)
         clean = dataset.validate(as_of=as_of)
-    period = to_month(month) if month else last_complete_month(clean.orders)
-    _check_covered(period, clean.orders)
+    span = order_span(clean.orders)
+    period = to_month(month) if month else last_complete_month(clean.orders, span=span)
+    _check_covered(period, *span)
     label = label or str(period)
     provided = {name: clean.table(name) is not None for name in TABLES}
     validated_as_of = clean.quality.as_of.isoformat()
@@ -265,6 +266,7 @@ def run_report(
             del dataset, clean
             gc.collect()
             backend.disconnect()
+
         def run(path: Path) -> NotebookResult:
             result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
                                    period, as_of, redact, timeout)
@@ -314,10 +316,8 @@ def _masked_tables(tables: dict[str, str] | None) -> dict[str, str] | None:
     return {k: mask_secrets(v) for k, v in tables.items()} if tables else None
 
 
-def _check_covered(period: pd.Period, orders) -> None:
+def _check_covered(period: pd.Period, first: pd.Timestamp, last: pd.Timestamp) -> None:
     """A month before the first order or after the last one has nothing to report."""
-    bounds = orders.aggregate(first=orders.order_ts.min(), last=orders.order_ts.max())
-    first, last = (pd.Timestamp(v) for v in bounds.to_pyarrow().to_pylist()[0].values())
     if not first.to_period("M") <= period <= last.to_period("M"):
         raise ValueError(
             f"month {period} is outside the data: orders run from {first:%Y-%m-%d} to "
