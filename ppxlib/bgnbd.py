@@ -3,9 +3,10 @@
 lifetimes differentiates its likelihood with autograd, which at a million customers costs
 most of the fit. This module evaluates the same log-likelihood (Fader, Hardie & Lee 2005,
 eq. 6) and its exact gradient with vectorised numpy, and minimises it with L-BFGS-B in
-log-parameters. ``tests/test_bgnbd.py`` checks that the parameters equal lifetimes' on the
-same data. The result is handed back as a ``lifetimes.BetaGeoFitter`` so that every
-prediction still comes from lifetimes.
+log-parameters. Terms that depend on x or T alone are summed per distinct value, so only
+the two-way mixture of each repeat buyer touches every row. ``tests/test_bgnbd.py`` checks
+that the parameters equal lifetimes' on the same data. The result is handed back as a
+``lifetimes.BetaGeoFitter`` so that every prediction still comes from lifetimes.
 """
 
 from __future__ import annotations
@@ -18,50 +19,78 @@ from scipy.special import digamma, gammaln
 
 
 class _Data:
-    """Sufficient statistics with the special functions' arguments deduplicated.
+    """Sufficient statistics, arranged so that each likelihood evaluation touches every
+    customer row only where it must.
 
-    x, recency and T take few distinct values (whole purchase periods), so gammaln, digamma
-    and log are evaluated on the distinct values only and gathered back.
+    x, recency and T take few distinct values (whole purchase periods): special functions are
+    evaluated on the distinct values only. Every term that depends on x alone or on T alone is
+    summed through weighted counts per distinct value, computed once here; only the mixture of
+    "still alive" and "dropped out after the last purchase" needs each repeat buyer's row.
     """
 
     def __init__(self, x, t_x, T, w):
-        self.x_values, self.x_index = np.unique(x, return_inverse=True)
-        self.tx_values, self.tx_index = np.unique(t_x, return_inverse=True)
-        self.T_values, self.T_index = np.unique(T, return_inverse=True)
-        self.x, self.w = x, w
-        self.repeat = x > 0
+        x, t_x, T, w = (np.asarray(v, dtype=float) for v in (x, t_x, T, w))
+        self.x, self.w = x, w  # kept for callers (e.g. standard errors need only the total)
         self.total = w.sum()
+        self.x_values, x_index = np.unique(x, return_inverse=True)
+        self.T_values, T_index = np.unique(T, return_inverse=True)
+        self.w_by_x = np.bincount(x_index, weights=w, minlength=len(self.x_values))
+        self.w_by_T = np.bincount(T_index, weights=w, minlength=len(self.T_values))
+        self.wx_by_T = np.bincount(T_index, weights=w * x, minlength=len(self.T_values))
+        repeat = x > 0
+        self.rep_x_index = x_index[repeat]
+        self.rep_T_index = T_index[repeat]
+        self.tx_values, self.rep_tx_index = np.unique(t_x[repeat], return_inverse=True)
+        self.rep_x, self.rep_w = x[repeat], w[repeat]
+        self.repeat_x_mask = self.x_values > 0
 
 
 def negative_log_likelihood(log_params: np.ndarray, data: _Data) -> tuple[float, np.ndarray]:
     """Mean weighted negative log-likelihood and its gradient in log-parameters."""
     r, alpha, a, b = np.exp(log_params)
-    xv, xi = data.x_values, data.x_index
-    x, w, repeat = data.x, data.w, data.repeat
-    a1 = (gammaln(r + xv) - gammaln(r))[xi] + r * np.log(alpha)
-    a2 = (gammaln(a + b) + gammaln(b + xv) - gammaln(b) - gammaln(a + b + xv))[xi]
-    log_aT = np.log(alpha + data.T_values)[data.T_index]
-    log_atx = np.log(alpha + data.tx_values)[data.tx_index]
-    a3 = -(r + x) * log_aT
-    log_bx1 = np.log(np.where(xv > 0, b + xv - 1, 1.0))[xi]
-    a4 = np.where(repeat, np.log(a) - log_bx1 - (r + x) * log_atx, -np.inf)
-    top = np.maximum(a3, a4)
-    e3, e4 = np.exp(a3 - top), np.where(repeat, np.exp(a4 - top), 0.0)
-    ll = a1 + a2 + top + np.log(e3 + e4)
-    w3 = e3 / (e3 + e4)
-    w4 = 1 - w3
-    d_r = ((digamma(r + xv) - digamma(r))[xi] + np.log(alpha)
-           - w3 * log_aT - w4 * np.where(repeat, log_atx, 0.0))
-    inv_aT = (1 / (alpha + data.T_values))[data.T_index]
-    inv_atx = (1 / (alpha + data.tx_values))[data.tx_index]
-    d_alpha = r / alpha - (r + x) * (w3 * inv_aT + w4 * np.where(repeat, inv_atx, 0.0))
-    d_a = (digamma(a + b) - digamma(a + b + xv))[xi] + w4 / a
-    d_b = ((digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv))[xi]
-           - w4 * np.exp(-log_bx1))
-    value = -float(w @ ll) / data.total
-    grad = -np.array([(w @ d_r) * r, (w @ d_alpha) * alpha, (w @ d_a) * a,
-                      (w @ d_b) * b]) / data.total
-    return value, grad
+    xv = data.x_values
+    # per distinct x: log Gamma(r+x)/Gamma(r) + log B(a, b+x)/B(a, b), and digammas
+    per_x = gammaln(r + xv) - gammaln(r) + gammaln(a + b) + gammaln(b + xv) - gammaln(b) \
+        - gammaln(a + b + xv)
+    dr_x = digamma(r + xv) - digamma(r)
+    da_x = digamma(a + b) - digamma(a + b + xv)
+    db_x = digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv)
+    bx1 = np.where(data.repeat_x_mask, b + xv - 1, 1.0)
+    log_bx1 = np.log(bx1)
+    # per distinct T
+    log_aT = np.log(alpha + data.T_values)
+    inv_aT = 1 / (alpha + data.T_values)
+    # per distinct repeat recency
+    log_atx = np.log(alpha + data.tx_values)
+    inv_atx = 1 / (alpha + data.tx_values)
+
+    W = data.total
+    ll = (data.w_by_x @ per_x + W * r * np.log(alpha)
+          - r * (data.w_by_T @ log_aT) - data.wx_by_T @ log_aT)
+    g_r = data.w_by_x @ dr_x + W * np.log(alpha) - data.w_by_T @ log_aT
+    g_alpha = W * r / alpha - r * (data.w_by_T @ inv_aT) - data.wx_by_T @ inv_aT
+    g_a = data.w_by_x @ da_x
+    g_b = data.w_by_x @ db_x
+
+    # repeat buyers: log(exp(a3) + exp(a4)) = a3 + softplus(d), d = a4 - a3
+    xi, Ti, ti = data.rep_x_index, data.rep_T_index, data.rep_tx_index
+    rx = r + data.rep_x
+    gap = log_atx[ti] - log_aT[Ti]
+    d = (np.log(a) - log_bx1)[xi] - rx * gap
+    e = np.exp(-np.abs(d))
+    positive = d > 0
+    softplus = np.where(positive, d, 0.0) + np.log1p(e)
+    w4 = np.where(positive, 1.0, e) / (1 + e)  # P(dropped out right after the last purchase)
+    ww4 = data.rep_w * w4
+    ll += data.rep_w @ softplus
+    g_r -= ww4 @ gap
+    g_alpha -= (ww4 * rx) @ (inv_atx[ti] - inv_aT[Ti])
+    sum_ww4 = ww4.sum()
+    g_a += sum_ww4 / a
+    g_b -= np.bincount(xi, weights=ww4, minlength=len(xv)) @ (1 / bx1)
+    value = -ll / W
+    grad = -np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b]) / W
+    return float(value), grad
 
 
 def _hessian(f, x0: np.ndarray, step: float = 1e-6) -> np.ndarray:
