@@ -81,10 +81,12 @@ class CLVModel:
         return days / self.time_unit_days
 
     def expected_purchases(self, summary: pd.DataFrame, days: float) -> pd.Series:
-        """Expected repeat purchases of each customer in the next ``days`` days."""
-        return pd.Series(self.bgf_.conditional_expected_number_of_purchases_up_to_time(
-            self._units(days), summary.frequency, summary.recency, summary["T"]),
-            index=summary.index, name="expected_purchases")
+        """Expected repeat purchases of each customer in the next ``days`` days (lifetimes'
+        formula, evaluated per distinct (frequency, T): :func:`ppxlib.bgnbd.expected_purchases`).
+        """
+        value = bgnbd.expected_purchases(self.bgf_.params_, self._units(days),
+                                         summary.frequency, summary.recency, summary["T"])
+        return pd.Series(value[:, 0], index=summary.index, name="expected_purchases")
 
     def p_alive(self, summary: pd.DataFrame) -> pd.Series:
         """Probability that each customer is still active (has not dropped out)."""
@@ -111,12 +113,15 @@ class CLVModel:
         if months < 1:
             raise ValueError(f"months must be at least 1, got {months}")
         spend = self.expected_spend(summary).to_numpy()
-        value = np.zeros(len(summary))
-        previous = np.zeros(len(summary))
-        for m in range(1, months + 1):
-            cumulative = self.expected_purchases(summary, m * DAYS_PER_MONTH).to_numpy()
-            value += spend * (cumulative - previous) / (1 + monthly_discount_rate) ** m
-            previous = cumulative
+        month = np.arange(1, months + 1)
+        pair, cumulative, denominator = bgnbd.expected_purchase_parts(
+            self.bgf_.params_, self._units(month * DAYS_PER_MONTH), summary.frequency,
+            summary.recency, summary["T"])
+        # discount each month's purchases; the sum over months is taken per (frequency, T)
+        # pair, before expanding to customers
+        in_month = np.diff(cumulative, axis=1, prepend=0.0)
+        discounted = in_month @ (1 + monthly_discount_rate) ** -month.astype(float)
+        value = spend * discounted[pair] / denominator
         return pd.Series(value, index=summary.index, name="clv")
 
     def predict(self, summary: pd.DataFrame, months: int = 12,

@@ -64,3 +64,15 @@ def test_predictions_come_from_lifetimes(cdnow):
         ours.conditional_probability_alive(cdnow.frequency, cdnow.recency, cdnow["T"]),
         theirs.conditional_probability_alive(cdnow.frequency, cdnow.recency, cdnow["T"]),
         rtol=1e-4)
+
+
+def test_expected_purchases_equal_lifetimes_for_every_customer_and_horizon(cdnow):
+    fitted = bgnbd.fit(cdnow.frequency, cdnow.recency, cdnow["T"])
+    horizons = [0.5, 10, 39, 52, 260]
+    ours = bgnbd.expected_purchases(fitted.params_, horizons, cdnow.frequency, cdnow.recency,
+                                    cdnow["T"])
+    assert ours.shape == (len(cdnow), len(horizons))
+    for j, t in enumerate(horizons):
+        theirs = fitted.conditional_expected_number_of_purchases_up_to_time(
+            t, cdnow.frequency, cdnow.recency, cdnow["T"])
+        np.testing.assert_allclose(ours[:, j], theirs, rtol=1e-13)

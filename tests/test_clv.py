@@ -114,6 +114,20 @@ def test_clv_is_discounted_monthly_value(cdnow_model, cdnow_calibration):
     assert predictions.p_alive.between(0, 1).all()
 
 
+def test_clv_equals_lifetimes_predictions_discounted_month_by_month(cdnow_model,
+                                                                   cdnow_calibration):
+    bgf, ggf, weeks = cdnow_model.bgf_, cdnow_model.ggf_, 30.4375 / 7
+    s = cdnow_calibration
+    spend = ggf.conditional_expected_average_profit(s.frequency, s.monetary_value).to_numpy()
+    expected, previous = np.zeros(len(s)), np.zeros(len(s))
+    for m in range(1, 13):
+        cumulative = bgf.conditional_expected_number_of_purchases_up_to_time(
+            m * weeks, s.frequency, s.recency, s["T"]).to_numpy()
+        expected += spend * (cumulative - previous) / 1.02**m
+        previous = cumulative
+    np.testing.assert_allclose(cdnow_model.clv(s, 12, 0.02), expected, rtol=1e-10)
+
+
 def test_a_shop_where_almost_nobody_drops_out_still_converges():
     truth = ShopParameters(r=0.9, alpha=10.0, a=0.02, b=60.0, late_churn=0.0)
     shop = simulate_shop(customers=20_000, seed=2, parameters=truth)
