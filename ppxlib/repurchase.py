@@ -2,9 +2,9 @@
 
 Each customer contributes the days from their first order to their next order on a later
 instant; customers who have not reordered are censored at the observation end (they may
-still come back). Kaplan-Meier curves come from :mod:`lifelines`, comparisons from its
-log-rank test. The per-customer durations are computed in the engine; only one row per
-customer comes back.
+still come back). Kaplan-Meier curves come from :mod:`lifelines`; group comparisons are its
+multivariate log-rank test, computed here in one sort (equal to lifelines', tested). The
+per-customer durations are computed in the engine; only one row per customer comes back.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 from lifelines import KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test
+from scipy import stats
 
 from ppxlib.cohorts import MISSING_GROUP, default_observation_end
 from ppxlib.engine import first_by
@@ -183,14 +183,56 @@ def reorder_summary(durations: pd.DataFrame, horizons: tuple[int, ...] = HORIZON
 def compare_groups(durations: pd.DataFrame) -> dict:
     """Log-rank test that the groups' time-to-reorder curves are the same.
 
+    The statistic is lifelines' ``multivariate_logrank_test`` (equal to it, tested),
+    computed here with one sort and per-group counts, so that comparing a million customers'
+    curves takes a fraction of a second instead of lifelines' table joins.
+
     Returns
     -------
     dict
         ``test_statistic``, ``p_value``, ``degrees_of_freedom``, ``groups``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"days": [5.0, 3, 9, 8, 7, 4, 4, 3, 2, 5, 6, 7],
+    ...                   "reordered": [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0],
+    ...                   "group": list("aaaabbbbbccc")})
+    >>> round(compare_groups(d)["test_statistic"], 4)
+    1.08
     """
     if "group" not in durations or durations.group.nunique() < 2:
         raise ValueError("need durations with at least two groups to compare")
-    result = multivariate_logrank_test(durations.days, durations.group, durations.reordered)
-    return {"test_statistic": float(result.test_statistic), "p_value": float(result.p_value),
-            "degrees_of_freedom": int(result.degrees_of_freedom),
-            "groups": int(durations.group.nunique())}
+    statistic, dof = _logrank(durations.days.to_numpy(dtype=float),
+                              durations.group.to_numpy(),
+                              durations.reordered.to_numpy(dtype=bool))
+    return {"test_statistic": statistic, "p_value": float(stats.chi2.sf(statistic, dof)),
+            "degrees_of_freedom": dof, "groups": int(durations.group.nunique())}
+
+
+def _logrank(days: np.ndarray, groups: np.ndarray, events: np.ndarray) -> tuple[float, int]:
+    """Multivariate log-rank statistic and its degrees of freedom.
+
+    At each distinct time i: d_ij events and n_ij at risk in group j; the statistic compares
+    observed with expected events, Z_j = sum_i (d_ij - n_ij d_i / n_i), through the
+    hypergeometric covariance V (the last group is dropped: the rows of V sum to zero).
+    """
+    time, time_index = np.unique(days, return_inverse=True)
+    group_index = pd.factorize(groups, sort=True)[0]
+    n_groups, n_times = group_index.max() + 1, len(time)
+    cell = group_index * n_times + time_index
+    size = n_groups * n_times
+    leaving = np.bincount(cell, minlength=size).reshape(n_groups, n_times).astype(float)
+    observed = np.bincount(cell, weights=events, minlength=size).reshape(n_groups, n_times)
+    # at risk at time i: everyone whose time is i or later
+    at_risk = leaving[:, ::-1].cumsum(axis=1)[:, ::-1]
+    d = observed.sum(axis=0)
+    n = at_risk.sum(axis=0)
+    keep = d > 0
+    d, n, at_risk, observed = d[keep], n[keep], at_risk[:, keep], observed[:, keep]
+    share = at_risk / n
+    z = (observed - share * d).sum(axis=1)
+    factor = d * (n - d) / np.where(n > 1, n - 1, 1.0)
+    v = np.diag((factor * share).sum(axis=1)) - (factor * share) @ share.T
+    dof = int(n_groups - 1)
+    statistic = float(z[:dof] @ np.linalg.solve(v[:dof, :dof], z[:dof]))
+    return statistic, dof

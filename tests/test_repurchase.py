@@ -85,3 +85,23 @@ def test_horizons_beyond_the_follow_up_are_unknown_not_extrapolated():
     s = reorder_summary(d, horizons=(10, 90))
     assert s.within_10[0] == pytest.approx(1 / 3)
     assert np.isnan(s.within_90[0]) and np.isnan(s.within_90_low[0])
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_log_rank_equals_lifelines(groups):
+    from lifelines.statistics import multivariate_logrank_test
+
+    rng = np.random.default_rng(groups)
+    n = 3000
+    group = rng.integers(0, groups, n)
+    # whole days give many ties; a shorter follow-up for some groups gives more censoring
+    days = np.ceil(rng.exponential(40 + 15 * group)).astype(float)
+    follow_up = rng.uniform(20, 200, n)
+    d = pd.DataFrame({"days": np.minimum(days, follow_up.round()),
+                      "reordered": days <= follow_up.round(),
+                      "group": [f"g{g}" for g in group]})
+    ours = compare_groups(d)
+    theirs = multivariate_logrank_test(d.days, d.group, d.reordered)
+    assert ours["test_statistic"] == pytest.approx(theirs.test_statistic, rel=1e-10)
+    assert ours["p_value"] == pytest.approx(theirs.p_value, rel=1e-8, abs=1e-300)
+    assert ours["degrees_of_freedom"] == groups - 1
