@@ -113,16 +113,22 @@ class CLVModel:
         if months < 1:
             raise ValueError(f"months must be at least 1, got {months}")
         spend = self.expected_spend(summary).to_numpy()
+        _total, discounted = self._monthly(summary, months, monthly_discount_rate)
+        return pd.Series(spend * discounted, index=summary.index, name="clv")
+
+    def _monthly(self, summary: pd.DataFrame, months: int, monthly_discount_rate: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's expected purchases over ``months``, and the same with month m's
+        purchases divided by ``(1 + rate) ** m`` -- from one evaluation of the BG/NBD
+        expectation at every month end."""
         month = np.arange(1, months + 1)
         pair, cumulative, denominator = bgnbd.expected_purchase_parts(
             self.bgf_.params_, self._units(month * DAYS_PER_MONTH), summary.frequency,
             summary.recency, summary["T"])
-        # discount each month's purchases; the sum over months is taken per (frequency, T)
-        # pair, before expanding to customers
+        # the sum over months is taken per (frequency, T) pair, before expanding to customers
         in_month = np.diff(cumulative, axis=1, prepend=0.0)
         discounted = in_month @ (1 + monthly_discount_rate) ** -month.astype(float)
-        value = spend * discounted[pair] / denominator
-        return pd.Series(value, index=summary.index, name="clv")
+        return cumulative[pair, -1] / denominator, discounted[pair] / denominator
 
     def predict(self, summary: pd.DataFrame, months: int = 12,
                 monthly_discount_rate: float = 0.01) -> pd.DataFrame:
@@ -133,13 +139,15 @@ class CLVModel:
         pandas.DataFrame
             ``p_alive, expected_purchases`` (over ``months``), ``expected_spend, clv``.
         """
-        frame = pd.DataFrame({
-            "p_alive": self.p_alive(summary),
-            "expected_purchases": self.expected_purchases(summary, months * DAYS_PER_MONTH),
-        })
+        if months < 1:
+            raise ValueError(f"months must be at least 1, got {months}")
+        purchases, discounted = self._monthly(summary, months, monthly_discount_rate)
+        frame = pd.DataFrame({"p_alive": self.p_alive(summary),
+                              "expected_purchases": purchases}, index=summary.index)
         if self.ggf_ is not None:
-            frame["expected_spend"] = self.expected_spend(summary)
-            frame["clv"] = self.clv(summary, months, monthly_discount_rate)
+            spend = self.expected_spend(summary)
+            frame["expected_spend"] = spend
+            frame["clv"] = spend.to_numpy() * discounted
         return frame
 
 
@@ -413,17 +421,14 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
     groupings = {k: v.reindex(summary.index).fillna("(none)").astype(str)
                  for k, v in groupings.items()}
 
-    def by_group(clv: pd.Series) -> pd.Series:
-        parts = {k: clv.groupby(g.reindex(clv.index)).mean() for k, g in groupings.items()}
-        return pd.concat(parts, names=["grouping", "group"])
-
     base = model.predict(summary, months, monthly_discount_rate)
     estimate_total = float(base.expected_purchases.sum())
-    estimate_clv = by_group(base.clv) if "clv" in base else None
+    estimate_clv = _group_means(base.clv, groupings) if "clv" in base else None
     # the customers each draw predicts for, and the full estimate's ratio to theirs
     sample = summary if n <= sample_size else summary.iloc[
         np.sort(rng.choice(n, sample_size, replace=False))]
     sample_total = float(base.expected_purchases.loc[sample.index].sum())
+    by_group = _group_means_of(sample.index, groupings)  # every draw: the same customers
     sample_clv = by_group(base.clv.loc[sample.index]) if estimate_clv is not None else None
 
     models = (_refits(summary, model, draws, rng) if method == "refit"
@@ -449,6 +454,31 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
                               "high": stacked.quantile(1 - alpha, axis=1)})
         result["clv"] = table.droplevel("grouping") if single else table
     return result
+
+
+def _group_means(values: pd.Series, groupings: dict[str, pd.Series]) -> pd.Series:
+    """Mean of ``values`` per group of each grouping, indexed by (grouping, group)."""
+    return _group_means_of(values.index, groupings)(values)
+
+
+def _group_means_of(index: pd.Index, groupings: dict[str, pd.Series]):
+    """A function computing :func:`_group_means` for values on ``index``; the groups are
+    located once, so that many draws cost one weighted count each."""
+    located = []
+    for name, groups in groupings.items():
+        codes, labels = pd.factorize(groups.reindex(index), sort=True)
+        counts = np.bincount(codes, minlength=len(labels))
+        located.append((name, codes, labels, counts))
+    keys = pd.MultiIndex.from_tuples([(name, label) for name, _c, labels, _n in located
+                                      for label in labels], names=["grouping", "group"])
+
+    def means(values: pd.Series) -> pd.Series:
+        v = values.to_numpy(dtype=float)
+        parts = [np.bincount(codes, weights=v, minlength=len(labels)) / counts
+                 for _name, codes, labels, counts in located]
+        return pd.Series(np.concatenate(parts), index=keys)
+
+    return means
 
 
 def _refits(summary: pd.DataFrame, model: CLVModel, draws: int,
