@@ -597,14 +597,16 @@ def tracking(orders, model: CLVModel, calibration_end, observation_end,
     days = days.filter(days.day <= end.date()).distinct()
     firsts = days.group_by("cust").aggregate(first=_.day.min())
     firsts = firsts.filter(firsts.first <= cal.date())
-    births = firsts.group_by("first").aggregate(n=_.count()).to_pandas()
     joined = days.join(firsts, "cust")
-    repeat = joined.filter(joined.day > joined.first)
-    daily = repeat.group_by("day").aggregate(actual=_.count()).to_pandas()
+    # one pass: per day, the customers whose first purchase day it is and the repeat days
+    per_day = joined.group_by("day").aggregate(
+        n=(joined.day == joined.first).sum(), actual=(joined.day > joined.first).sum()
+    ).to_pandas()
+    per_day["day"] = pd.to_datetime(per_day["day"])
+    births = per_day.loc[per_day.n > 0, ["day", "n"]].rename(columns={"day": "first"})
+    daily = per_day[["day", "actual"]]
     start = pd.Timestamp(births["first"].min())
     weeks = pd.date_range(start, end, freq="7D")
-    daily["day"] = pd.to_datetime(daily["day"])
-    births["first"] = pd.to_datetime(births["first"])
     actual = [daily[(daily.day >= w) & (daily.day < w + pd.Timedelta(days=7))].actual.sum()
               for w in weeks]
     expected_cum = []

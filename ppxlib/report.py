@@ -36,6 +36,7 @@ import pandas as pd
 
 from ppxlib.contract import TABLES
 from ppxlib.kpis import last_complete_month, order_span, to_month
+from ppxlib.shared import SHARED_ENV
 from ppxlib.snapshot import write_snapshot
 from ppxlib.sources import mask_secrets
 from ppxlib.sources import open as open_source
@@ -258,7 +259,8 @@ def run_report(
     try:
         if snapshot and dataset.backend.name == "duckdb":
             source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
-            env, tables = {}, None
+            # results one notebook computes from the snapshot, the others load
+            env, tables = {SHARED_ENV: str(workdir / "shared")}, None
             # The kernels read the snapshot: free the engine's copy before they start. The
             # cached tables drop themselves when their last reference goes; then the engine
             # can close.

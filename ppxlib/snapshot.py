@@ -95,5 +95,6 @@ def read_snapshot(folder: str | os.PathLike) -> Dataset:
     exclusions = pd.DataFrame(meta["exclusions"],
                               columns=["table", "rule", "column", "reason", "rows", "share"])
     quality = DataQuality(pd.DataFrame(meta["tables"]), exclusions, examples, as_of)
-    clean = CleanDataset(**tables, quality=quality)
+    identity = f"{folder.resolve()}@{(folder / MARKER).stat().st_mtime_ns}"
+    clean = CleanDataset(**tables, quality=quality, snapshot=identity)
     return Dataset(con, tables, meta["description"], validated=clean)

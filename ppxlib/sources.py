@@ -54,6 +54,10 @@ class CleanDataset:
         Clean tables with the contract's column types; None when not provided.
     quality : DataQuality
         Rows read, excluded (by rule, with examples) and kept, per table.
+    snapshot : str or None
+        Which validated snapshot (:mod:`ppxlib.snapshot`) the tables were read from, if any:
+        such tables cannot change, so results computed from them can be shared
+        (:mod:`ppxlib.shared`).
     """
 
     orders: ir.Table
@@ -61,6 +65,7 @@ class CleanDataset:
     surveys: ir.Table | None
     tickets: ir.Table | None
     quality: DataQuality
+    snapshot: str | None = None
 
     def table(self, name: str) -> ir.Table | None:
         return getattr(self, name)

@@ -16,6 +16,7 @@ from ppxlib.clv import (
     fit_clv,
     holdout_by_frequency,
     holdout_errors,
+    tracking,
 )
 from ppxlib.datasets import cdnow_sample
 from ppxlib.simulate import ShopParameters, simulate_shop
@@ -217,3 +218,27 @@ def test_correlated_spend_and_frequency_is_flagged(cdnow_calibration):
     with pytest.warns(UserWarning, match="correlated"):
         model = fit_clv(summary, time_unit_days=7)
     assert not model.spend_check_["ok"]
+
+
+def test_tracking_counts_repeat_days_by_week_and_expects_from_each_first_day(cdnow_model):
+    orders = ibis.memtable(pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "b", "c", "c"],
+        "order_ts": pd.to_datetime([
+            "2024-01-01 09:00", "2024-01-03 10:00", "2024-01-10 11:00",  # a: 2 repeat days
+            "2024-01-02 08:00", "2024-01-02 18:00",  # b: same day twice is one purchase day
+            "2024-01-20 12:00",
+            "2024-01-15 09:00", "2024-01-16 09:00"]),  # c: first after calibration: left out
+    }))
+    track = tracking(orders, cdnow_model, "2024-01-14", "2024-01-21")
+    assert track.week_start.dt.strftime("%m-%d").tolist() == ["01-01", "01-08", "01-15"]
+    assert track.actual.tolist() == [1.0, 1.0, 1.0]
+    assert track.actual_cumulative.tolist() == [1.0, 2.0, 3.0]
+    assert track.holdout.tolist() == [False, False, True]
+    # the expectation: one customer born on Jan 1 and one on Jan 2, ages in weeks at each
+    # week's end (the last week ends with the observation day)
+    bgf = cdnow_model.bgf_
+    ends = [7, 14, 21]  # days after Jan 1 (Jan 22 is the day after the observation end)
+    expected = [float(bgf.expected_number_of_purchases_up_to_time(d / 7)
+                      + bgf.expected_number_of_purchases_up_to_time((d - 1) / 7)) for d in ends]
+    np.testing.assert_allclose(track.expected_cumulative, expected, rtol=1e-12)
+    np.testing.assert_allclose(track.expected.sum(), expected[-1], rtol=1e-12)
