@@ -9,8 +9,9 @@
   the same CLV for the same horizon (lifetimes' own ``customer_lifetime_value`` counts a
   month as 30 days for daily data but 4.345 weeks for weekly data);
 * identical (frequency, recency, T) rows **collapsed with weights** (same likelihood, far
-  fewer rows), and the BG/NBD likelihood maximised with its analytic gradient
-  (:mod:`ppxlib.bgnbd`; equal parameters to lifetimes' autograd fit, tested);
+  fewer rows), and both likelihoods maximised with their analytic gradients
+  (:mod:`ppxlib.bgnbd`, :mod:`ppxlib.gammagamma`; equal parameters to lifetimes' autograd
+  fits, tested);
 * **data-driven starting values** and a **rescue** sequence when the optimiser fails (the
   default start, then a tiny penalizer); if all fail, :class:`CLVFitError` says what happened
   and what to try. Parameters are never NaN;
@@ -31,7 +32,7 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import ConvergenceError
 from scipy import stats
 
-from ppxlib import bgnbd
+from ppxlib import bgnbd, gammagamma
 
 DAYS_PER_MONTH = 30.4375
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
@@ -223,6 +224,11 @@ def _fit_spend(summary: pd.DataFrame, notes: list[str]):
                      "Gamma-Gamma assumes they are independent, so CLV in money is less "
                      "reliable.")
         warnings.warn(notes[-1], stacklevel=3)
+    try:  # the same likelihood with an analytic gradient: several times faster at scale
+        return gammagamma.fit(repeat.frequency, repeat.monetary_value), check
+    except (RuntimeError, FloatingPointError, np.linalg.LinAlgError) as err:
+        notes.append(f"The fast Gamma-Gamma fit failed ({err}); lifetimes' own optimiser was "
+                     "used.")
     errors = []
     for penalizer in (0.0, 1e-6, 1e-3):
         ggf = GammaGammaFitter(penalizer_coef=penalizer)
