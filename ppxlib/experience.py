@@ -205,14 +205,14 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         (promoter / passive / detractor / no answer; the customer's first NPS answer).
     """
     o = orders if observation_end is None else orders.filter(orders.order_ts < observation_end)
-    # Every attribute from the same first order: ties in time are broken by the order id.
+    # Every attribute from the same first order (ties in time broken by the order id), all
+    # picked by one comparison per order rather than one per attribute.
+    attributes = {"order_id": o.order_id}
+    for column in ("promised_ts", "delivered_ts"):
+        attributes[column] = o[column] if column in o.columns else ibis.null("timestamp")
     firsts = o.group_by("customer_id").aggregate(
-        order_id=first_by(o.order_id, o.order_ts),
-        promised_ts=(first_by(o.promised_ts, o.order_ts, o.order_id)
-                     if "promised_ts" in o.columns else ibis.null("timestamp")),
-        delivered_ts=(first_by(o.delivered_ts, o.order_ts, o.order_id)
-                      if "delivered_ts" in o.columns else ibis.null("timestamp")),
-    )
+        _first=first_by(ibis.struct(attributes), o.order_ts, o.order_id))
+    firsts = firsts.select("customer_id", *(firsts._first[c].name(c) for c in attributes))
     # Everything is joined onto the first orders in the engine; one row per customer returns.
     firsts = firsts.mutate(_order=firsts.order_id.cast("string"),
                            _cust=firsts.customer_id.cast("string"))
