@@ -398,7 +398,7 @@ GUARD = '''
 import json as _json
 import ibis.backends.duckdb as _duckdb
 
-_LIMIT, _LOG = {limit}, {log!r}
+_LIMIT, _LOG, _NOTEBOOK = {limit}, {log!r}, {notebook!r}
 _seen = {{"calls": 0, "largest": 0}}
 
 
@@ -406,7 +406,7 @@ def _check(rows, what):
     _seen["calls"] += 1
     _seen["largest"] = max(_seen["largest"], rows)
     with open(_LOG, "a") as handle:
-        handle.write(_json.dumps({{"rows": rows, "what": what}}) + "\\n")
+        handle.write(_json.dumps({{"rows": rows, "what": what, "notebook": _NOTEBOOK}}) + "\\n")
     if rows > _LIMIT:
         raise AssertionError(f"{{what}} brought {{rows}} rows into Python (limit {{_LIMIT}})")
 
@@ -459,12 +459,38 @@ def test_the_orders_table_never_comes_to_python(tmp_path):
         params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get(
             "tags", []))
         nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
-            GUARD.format(limit=limit, log=str(log))))
+            GUARD.format(limit=limit, log=str(log), notebook=original.stem)))
         nbformat.write(nb, tmp_path / original.name)
         guarded.append(tmp_path / original.name)
     result = run_report(tmp_path / "shop", out=tmp_path / "out", notebooks=guarded,
                         as_of=AS_OF, progress=False)
     assert result.failed == [], [nb.error for nb in result.notebooks]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(calls) > 50  # the guard saw the reports' queries ...
+    # the guard saw every report's queries (results shared between reports are computed,
+    # under the guard, by whichever report asks first) ...
+    assert len(calls) > 40
+    assert {c["notebook"] for c in calls} == {p.stem for p in guarded}
     assert max(c["rows"] for c in calls) <= limit  # ... and none was order-sized
+
+
+def test_notebooks_start_longest_first_by_the_previous_run(tmp_path):
+    from pathlib import Path
+
+    from ppxlib.report import _longest_first
+
+    paths = [Path(f"/nb/{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d")]
+    assert _longest_first(paths, tmp_path) == paths  # a first run: name order
+
+    def manifest(label, started, durations):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "manifest.json").write_text(json.dumps({
+            "started_utc": started,
+            "notebooks": [{"name": n, "duration_s": d} for n, d in durations.items()]}))
+
+    manifest("2026-09", "2026-10-01T03:00:00+00:00", {"00_a": 50, "01_b": 1, "02_c": 30})
+    manifest("2026-10", "2026-11-01T03:00:00+00:00", {"00_a": 5, "01_b": 40})  # the latest
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    order = [p.stem for p in _longest_first(paths, tmp_path)]
+    # 03_d has no history (new notebook): first; then 01_b 40 s, 02_c 30 s, 00_a 5 s
+    assert order == ["03_d", "01_b", "02_c", "00_a"]
