@@ -282,9 +282,7 @@ def run_report(
             print(f"{len(paths)} reports for {period}, {workers} at a time", file=sys.stderr)
         # Kernels are separate processes, so threads that wait on them run reports in parallel.
         with _environment(env), ThreadPoolExecutor(max_workers=workers) as pool:
-            done = dict(zip(order := _longest_first(paths, out), pool.map(run, order),
-                            strict=True))
-        results = [done[p] for p in paths]
+            results = list(pool.map(run, paths))
 
         manifest = {
             "label": label,
@@ -369,25 +367,6 @@ def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:
     manifest["notebooks"] = sorted(manifest["notebooks"] + kept, key=lambda nb: nb["name"])
     manifest["status"] = "ok" if all(nb["status"] == "ok" for nb in manifest["notebooks"]) \
         else "failed"
-
-
-def _longest_first(paths: list[Path], out: Path) -> list[Path]:
-    """The notebooks in the order to start them: longest first by their duration in the
-    latest earlier run in ``out``, so that the parallel lanes finish close together; ones
-    without a recorded duration (a first run) start first, in name order."""
-    durations: dict[str, tuple[str, float]] = {}
-    for manifest in out.glob("*/manifest.json"):
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            started = str(data["started_utc"])
-            for item in data["notebooks"]:
-                name, seconds = str(item["name"]), float(item["duration_s"])
-                if name not in durations or durations[name][0] < started:
-                    durations[name] = (started, seconds)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged or foreign manifest only loses its hint
-    return sorted(paths, key=lambda p: (p.stem in durations,
-                                        -durations.get(p.stem, ("", 0.0))[1], p.name))
 
 
 def _remove_abandoned_runs(out: Path) -> None:

@@ -472,25 +472,3 @@ def test_the_orders_table_never_comes_to_python(tmp_path):
     assert {c["notebook"] for c in calls} == {p.stem for p in guarded}
     assert max(c["rows"] for c in calls) <= limit  # ... and none was order-sized
 
-
-def test_notebooks_start_longest_first_by_the_previous_run(tmp_path):
-    from pathlib import Path
-
-    from ppxlib.report import _longest_first
-
-    paths = [Path(f"/nb/{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d")]
-    assert _longest_first(paths, tmp_path) == paths  # a first run: name order
-
-    def manifest(label, started, durations):
-        (tmp_path / label).mkdir()
-        (tmp_path / label / "manifest.json").write_text(json.dumps({
-            "started_utc": started,
-            "notebooks": [{"name": n, "duration_s": d} for n, d in durations.items()]}))
-
-    manifest("2026-09", "2026-10-01T03:00:00+00:00", {"00_a": 50, "01_b": 1, "02_c": 30})
-    manifest("2026-10", "2026-11-01T03:00:00+00:00", {"00_a": 5, "01_b": 40})  # the latest
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "manifest.json").write_text("{not json")
-    order = [p.stem for p in _longest_first(paths, tmp_path)]
-    # 03_d has no history (new notebook): first; then 01_b 40 s, 02_c 30 s, 00_a 5 s
-    assert order == ["03_d", "01_b", "02_c", "00_a"]
