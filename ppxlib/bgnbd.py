@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
+
+from ppxlib.likelihood import maximise
 
 
 class _Data:
@@ -93,19 +94,6 @@ def negative_log_likelihood(log_params: np.ndarray, data: _Data) -> tuple[float,
     return float(value), grad
 
 
-def _hessian(f, x0: np.ndarray, step: float = 1e-6) -> np.ndarray:
-    """Hessian of ``f`` (returning value, gradient) by forward differences of the exact
-    gradient (accurate to about 1e-5 relative, plenty for standard errors)."""
-    n = len(x0)
-    g0 = f(x0)[1]
-    h = np.zeros((n, n))
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = step
-        h[:, i] = (f(x0 + e)[1] - g0) / step
-    return (h + h.T) / 2
-
-
 def fit(frequency, recency, T, weights=None, initial_log_params=None) -> BetaGeoFitter:
     """Fit BG/NBD by maximum likelihood; returns a lifetimes ``BetaGeoFitter`` with
     ``params_``, ``standard_errors_`` and ``data`` set, ready for its prediction methods.
@@ -126,20 +114,9 @@ def fit(frequency, recency, T, weights=None, initial_log_params=None) -> BetaGeo
 
     data = _Data(x, xs, ts, w)
 
-    def f(p):
-        # line searches may probe absurd parameters; non-finite values just send them back
-        with np.errstate(all="ignore"):
-            return negative_log_likelihood(p, data)
-
-    result = minimize(f, start, jac=True, method="L-BFGS-B",
-                      options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8})
-    # At a million customers the mean likelihood stops improving in the last digits before
-    # the strict tests do; a vanishing gradient is convergence all the same.
-    converged = result.success or np.max(np.abs(result.jac)) < 1e-6
-    if not converged or not np.all(np.isfinite(result.x)):
-        raise RuntimeError(f"BG/NBD likelihood did not converge: {result.message}")
-    params = np.exp(result.x)
-    hessian = _hessian(f, result.x)
+    log_params, value, hessian = maximise(lambda p: negative_log_likelihood(p, data), start,
+                                          "BG/NBD")
+    params = np.exp(log_params)
     variance = (params**2) * np.linalg.inv(hessian) / w.sum()
     params[1] /= scale
     variance[1, :] /= scale
@@ -151,7 +128,7 @@ def fit(frequency, recency, T, weights=None, initial_log_params=None) -> BetaGeo
     bgf.standard_errors_ = pd.Series(np.sqrt(np.abs(np.diag(variance))), index=names)
     bgf.data = pd.DataFrame({"frequency": x, "recency": t_x, "T": t, "weights": w})
     bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time
-    bgf._negative_log_likelihood_ = result.fun
+    bgf._negative_log_likelihood_ = value
     bgf._hessian_ = hessian  # of the mean likelihood in log-parameters, as lifetimes keeps it
     return bgf
 

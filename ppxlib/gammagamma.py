@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from lifetimes import GammaGammaFitter
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
-from ppxlib.bgnbd import _hessian
+from ppxlib.likelihood import maximise
 
 
 class _Data:
@@ -87,19 +86,11 @@ def fit(frequency, monetary_value, weights=None) -> GammaGammaFitter:
         raise ValueError("Gamma-Gamma needs repeat buyers (frequency > 0) with positive spend")
     data = _Data(x, m, w)
 
-    def f(params):
-        with np.errstate(all="ignore"):  # line searches may probe absurd parameters
-            return negative_log_likelihood(params, data)
-
     # start where the mean spend is matched: E[m] = p v / (q - 1) with p = 1, q = 2
     start = np.log([1.0, 2.0, max(float(np.average(m, weights=w)), 1e-9)])
-    result = minimize(f, start, jac=True, method="L-BFGS-B",
-                      options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8})
-    converged = result.success or np.max(np.abs(result.jac)) < 1e-6
-    if not converged or not np.all(np.isfinite(result.x)):
-        raise RuntimeError(f"Gamma-Gamma likelihood did not converge: {result.message}")
-    params = np.exp(result.x)
-    hessian = _hessian(f, result.x)
+    log_params, value, hessian = maximise(lambda p: negative_log_likelihood(p, data), start,
+                                          "Gamma-Gamma")
+    params = np.exp(log_params)
     variance = (params**2) * np.linalg.inv(hessian) / w.sum()  # as lifetimes computes it
     names = ["p", "q", "v"]
     ggf = GammaGammaFitter()
@@ -107,6 +98,6 @@ def fit(frequency, monetary_value, weights=None) -> GammaGammaFitter:
     ggf.variance_matrix_ = pd.DataFrame(variance, index=names, columns=names)
     ggf.standard_errors_ = pd.Series(np.sqrt(np.abs(np.diag(variance))), index=names)
     ggf.data = pd.DataFrame({"monetary_value": m, "frequency": x, "weights": w})
-    ggf._negative_log_likelihood_ = result.fun
+    ggf._negative_log_likelihood_ = value
     ggf._hessian_ = hessian
     return ggf
