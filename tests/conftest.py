@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,3 +46,10 @@ def shop_folder(tmp_path) -> Path:
     shop = simulate_shop(customers=100, seed=8, start="2025-01-01", end="2025-04-01")
     shop.write(tmp_path / "shop")
     return tmp_path / "shop"
+
+
+def central_differences(objective, point, step: float = 1e-6):
+    """The gradient of ``objective`` (returning value, gradient) by central differences of
+    its value: what an analytic gradient is checked against."""
+    return [(objective(point + e)[0] - objective(point - e)[0]) / (2 * step)
+            for e in np.eye(len(point)) * step]

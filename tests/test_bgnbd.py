@@ -14,6 +14,8 @@ from ppxlib.datasets import cdnow_sample
 from ppxlib.simulate import simulate_shop
 from ppxlib.summary import rfm_summary
 
+from conftest import central_differences
+
 
 def _lifetimes(summary):
     with warnings.catch_warnings():
@@ -51,10 +53,7 @@ def test_gradient_is_exact(cdnow):
                        cdnow["T"].to_numpy() * scale, np.ones(len(cdnow)))
     point = np.log([0.4, 3.0, 0.6, 2.0])
     _, grad = bgnbd.negative_log_likelihood(point, data)
-    step = 1e-6
-    numeric = [(bgnbd.negative_log_likelihood(point + e, data)[0]
-                - bgnbd.negative_log_likelihood(point - e, data)[0]) / (2 * step)
-               for e in np.eye(4) * step]
+    numeric = central_differences(lambda p: bgnbd.negative_log_likelihood(p, data), point)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 

@@ -14,6 +14,8 @@ from ppxlib.datasets import cdnow_sample
 from ppxlib.simulate import ShopParameters, simulate_shop
 from ppxlib.summary import rfm_summary
 
+from conftest import central_differences
+
 
 def _repeat_buyers(summary):
     return summary[(summary.frequency > 0) & (summary.monetary_value > 0)]
@@ -61,10 +63,7 @@ def test_likelihood_and_gradient_equal_lifetimes_and_finite_differences(cdnow):
         point, cdnow.frequency.to_numpy(), cdnow.monetary_value.to_numpy(),
         np.ones(len(cdnow)), 0.0)
     assert value == pytest.approx(theirs, rel=1e-12)
-    step = 1e-6
-    numeric = [(gammagamma.negative_log_likelihood(point + e, data)[0]
-                - gammagamma.negative_log_likelihood(point - e, data)[0]) / (2 * step)
-               for e in np.eye(3) * step]
+    numeric = central_differences(lambda p: gammagamma.negative_log_likelihood(p, data), point)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
