@@ -230,6 +230,32 @@ def holdout(errors: dict, weeks: float) -> str:
             f"mean absolute error {errors['mae']:.2f} per customer).")
 
 
+def model_comparison(table: pd.DataFrame, weeks: float) -> str:
+    """Whether BG/NBD (the report's model) predicts the held-back weeks as well as the others.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
+    ...                   "mae": [0.80, 0.79, 0.70], "customers": [2000] * 3})
+    >>> model_comparison(t, 26)[:60]
+    'Over the 26 held-back weeks, Pareto/NBD predicted customers’'
+    """
+    scored = table.dropna(subset=["mae"])
+    if "BG/NBD" not in set(scored.model) or len(scored) < 2:
+        return "Too few of the models could be fitted to compare them."
+    ours = float(scored.loc[scored.model == "BG/NBD", "mae"].iloc[0])
+    best = scored.loc[scored.mae.idxmin()]
+    others = ", ".join(f"{r.model} {r.mae:.3f}" for r in scored.itertuples())
+    if best.model == "BG/NBD" or best.mae >= 0.98 * ours:
+        return (f"BG/NBD, the model this report uses, predicts the {weeks:.0f} held-back weeks "
+                f"about as well as the alternatives or better (mean absolute error per "
+                f"customer: {others}).")
+    return (f"Over the {weeks:.0f} held-back weeks, {best.model} predicted customers’ "
+            f"purchases better than BG/NBD (mean absolute error {best.mae:.3f} vs "
+            f"{ours:.3f}, on {int(best.customers):,} customers); worth a look if the "
+            "difference persists from month to month.")
+
+
 def at_risk(table: pd.DataFrame, currency: str = "") -> str:
     """E.g. "120 of the top-decile customers by spend are more likely gone than active..."."""
     if table.empty:

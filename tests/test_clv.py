@@ -13,6 +13,7 @@ from lifetimes import BetaGeoFitter
 from ppxlib.clv import (
     CLVFitError,
     bootstrap,
+    compare_models,
     fit_clv,
     holdout_by_frequency,
     holdout_errors,
@@ -242,3 +243,41 @@ def test_tracking_counts_repeat_days_by_week_and_expects_from_each_first_day(cdn
                       + bgf.expected_number_of_purchases_up_to_time((d - 1) / 7)) for d in ends]
     np.testing.assert_allclose(track.expected_cumulative, expected, rtol=1e-12)
     np.testing.assert_allclose(track.expected.sum(), expected[-1], rtol=1e-12)
+
+
+def test_compared_models_reach_their_published_cdnow_fits(cdnow_calibration):
+    table = compare_models(cdnow_calibration).set_index("model")
+    assert list(table.index) == ["BG/NBD", "MBG/NBD", "Pareto/NBD"]
+    published = {
+        "BG/NBD": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},  # Fader et al. 2005
+        "MBG/NBD": {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},  # Batislam et al.
+        "Pareto/NBD": {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67},  # Fader 2005
+    }
+    for model, values in published.items():
+        for name, value in values.items():
+            assert table.parameters[model][name] == pytest.approx(value, rel=5e-3), (model, name)
+    assert (table.note == "").all()
+    assert (table.customers == len(cdnow_calibration)).all()
+    assert (table.actual_total == cdnow_calibration.frequency_holdout.sum()).all()
+
+
+def test_the_bgnbd_row_scores_like_holdout_errors(cdnow_calibration, cdnow_model):
+    row = compare_models(cdnow_calibration).set_index("model").loc["BG/NBD"]
+    errors = holdout_errors(cdnow_model, cdnow_calibration)
+    for key in ("mae", "correlation", "expected_total", "aggregate_error"):
+        assert row[key] == pytest.approx(errors[key], rel=1e-5), key
+
+
+def test_model_comparison_samples_large_summaries_reproducibly(cdnow_calibration):
+    first = compare_models(cdnow_calibration, sample_size=800, seed=3)
+    again = compare_models(cdnow_calibration, sample_size=800, seed=3)
+    assert (first.customers == 800).all()
+    pd.testing.assert_frame_equal(first.drop(columns="parameters"),
+                                  again.drop(columns="parameters"))
+    assert first.mae.tolist() != compare_models(cdnow_calibration).mae.tolist()
+
+
+def test_model_comparison_needs_a_holdout(cdnow_model):
+    summary = rfm_summary(ibis.memtable(cdnow_sample()), "1998-06-30", freq_multiplier=7)
+    with pytest.raises(ValueError, match="calibration_end"):
+        compare_models(summary)
