@@ -65,6 +65,8 @@ def once(clean: CleanDataset, function: Callable[..., T], *args: Any, **kwargs: 
     Returns
     -------
     The function's result (a stored copy when another notebook of the run computed it).
+    Treat it as read-only: a later call that passes it on is identified by how it was
+    computed, not by what it now holds.
 
     Examples
     --------
