@@ -116,8 +116,6 @@ class CLVModel:
         Month m's expected purchases (BG/NBD, months of 30.4375 days) times the expected
         spend (Gamma-Gamma), divided by ``(1 + monthly_discount_rate) ** m``.
         """
-        if months < 1:
-            raise ValueError(f"months must be at least 1, got {months}")
         spend = self.expected_spend(summary).to_numpy()
         _total, discounted = self._monthly(summary, months, monthly_discount_rate)
         return pd.Series(spend * discounted, index=summary.index, name="clv")
@@ -127,6 +125,8 @@ class CLVModel:
         """Each customer's expected purchases over ``months``, and the same with month m's
         purchases divided by ``(1 + rate) ** m`` -- from one evaluation of the BG/NBD
         expectation at every month end."""
+        if months < 1:
+            raise ValueError(f"months must be at least 1, got {months}")
         month = np.arange(1, months + 1)
         pair, cumulative, denominator = bgnbd.expected_purchase_parts(
             self.bgf_.params_, self._units(month * DAYS_PER_MONTH), summary.frequency,
@@ -145,8 +145,6 @@ class CLVModel:
         pandas.DataFrame
             ``p_alive, expected_purchases`` (over ``months``), ``expected_spend, clv``.
         """
-        if months < 1:
-            raise ValueError(f"months must be at least 1, got {months}")
         purchases, discounted = self._monthly(summary, months, monthly_discount_rate)
         frame = pd.DataFrame({"p_alive": self.p_alive(summary),
                               "expected_purchases": purchases}, index=summary.index)

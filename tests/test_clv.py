@@ -281,3 +281,9 @@ def test_model_comparison_needs_a_holdout(cdnow_model):
     summary = rfm_summary(ibis.memtable(cdnow_sample()), "1998-06-30", freq_multiplier=7)
     with pytest.raises(ValueError, match="calibration_end"):
         compare_models(summary)
+
+
+@pytest.mark.parametrize("predict", ["clv", "predict"])
+def test_a_horizon_shorter_than_a_month_is_refused(cdnow_model, cdnow_calibration, predict):
+    with pytest.raises(ValueError, match="months must be at least 1"):
+        getattr(cdnow_model, predict)(cdnow_calibration, months=0)
