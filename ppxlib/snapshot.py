@@ -18,11 +18,10 @@ import json
 import os
 from pathlib import Path
 
-import ibis
 import pandas as pd
 
 from ppxlib.contract import TABLES
-from ppxlib.sources import CleanDataset, Dataset, _utc
+from ppxlib.sources import CleanDataset, Dataset, connect_duckdb
 from ppxlib.validation import DataQuality
 
 MARKER = "ppx-snapshot.json"
@@ -82,8 +81,7 @@ def read_snapshot(folder: str | os.PathLike) -> Dataset:
     """Open a folder written by :func:`write_snapshot` (what :func:`ppxlib.open` does)."""
     folder = Path(folder)
     meta = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    con = ibis.duckdb.connect()
-    _utc(con)
+    con = connect_duckdb()
     tables = {}
     for name in TABLES:
         path = folder / f"{name}.parquet"

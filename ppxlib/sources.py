@@ -11,6 +11,7 @@ import builtins
 import datetime as dt
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,11 @@ from ppxlib.contract import CONTRACT, TABLES, ContractError, StructuralProblem
 from ppxlib.validation import DataQuality, reading, validate_tables
 
 FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
+#: DuckDB's memory cap per connection ppx opens, unless ``$PPX_DUCKDB_MEMORY_LIMIT`` says
+#: otherwise. DuckDB's own default is 80 % of the machine, per connection; a report runs
+#: several kernels at once. DuckDB spills what does not fit to disk: at 10M orders the
+#: summaries run as fast under this cap and need a third less memory (bench/results.md).
+DUCKDB_MEMORY_LIMIT = "1GB"
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -141,8 +147,25 @@ class Dataset:
         return self._clean[key]
 
 
-def _duckdb() -> BaseBackend:
-    con = ibis.duckdb.connect()
+def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = False
+                   ) -> BaseBackend:
+    """A DuckDB connection set up the way ppx runs it.
+
+    Memory is capped at ``$PPX_DUCKDB_MEMORY_LIMIT`` (default :data:`DUCKDB_MEMORY_LIMIT`;
+    any DuckDB size such as ``"8GB"``), what does not fit spills to a private folder under
+    the system's temporary directory, and naive timestamps are read as UTC.
+
+    Examples
+    --------
+    >>> con = connect_duckdb()
+    >>> con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    '953.6 MiB'
+    """
+    limit = os.environ.get("PPX_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+    # Per process: two kernels spilling into one folder would overwrite each other's files.
+    spill = Path(tempfile.gettempdir()) / f"ppx-duckdb-{os.getpid()}"
+    con = ibis.duckdb.connect(database, read_only=read_only, memory_limit=limit,
+                              temp_directory=str(spill))
     _utc(con)
     return con
 
@@ -232,7 +255,7 @@ def _from_folder(folder: Path) -> Dataset:
 
     if snapshot.is_snapshot(folder):
         return snapshot.read_snapshot(folder)
-    con = _duckdb()
+    con = connect_duckdb()
     tables: dict[str, ir.Table | None] = {}
     for name in TABLES:
         path = _find_file(folder, name)
@@ -297,7 +320,7 @@ def _from_frames(frames: Mapping[str, Any]) -> Dataset:
         )
     if frames.get("orders") is None:
         raise ValueError("no 'orders' frame given: orders is the one required table")
-    con = _duckdb()
+    con = connect_duckdb()
     tables: dict[str, ir.Table | None] = {}
     for name in TABLES:
         frame = frames.get(name)
@@ -400,8 +423,7 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         if path.is_dir():
             return _from_folder(path)
         if path.is_file() and path.suffix in (".duckdb", ".ddb", ".db"):
-            con = ibis.duckdb.connect(str(path), read_only=True)
-            _utc(con)
+            con = connect_duckdb(path, read_only=True)
             return _from_backend(con, f"DuckDB file {path}", tables)
         if not path.exists():
             raise FileNotFoundError(f"source not found: {mask_secrets(text)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ibis
 import pandas as pd
 import pytest
@@ -40,6 +42,22 @@ def test_folder_reads_every_contract_table_and_keeps_text_ids(tmp_path):
     ds = ppxlib.open(tmp_path)
     assert ds.returns is None and ds.surveys is None and ds.tickets is None
     assert sorted(ds.orders.to_pandas().order_id) == ["007", "008"]
+
+
+def _setting(dataset, name: str) -> str:
+    return dataset.backend.raw_sql(f"SELECT current_setting('{name}')").fetchone()[0]
+
+
+def test_duckdb_memory_is_capped_and_spills_to_a_private_folder(shop, tmp_path, monkeypatch):
+    shop.write(tmp_path, fmt="parquet")
+    monkeypatch.delenv("PPX_DUCKDB_MEMORY_LIMIT", raising=False)
+    folder = ppxlib.open(tmp_path)
+    assert _setting(folder, "memory_limit") == "953.6 MiB"  # 1GB, as DuckDB prints it
+    assert _setting(folder, "temp_directory").endswith(f"ppx-duckdb-{os.getpid()}")
+    assert _setting(ppxlib.open(shop.tables()), "memory_limit") == "953.6 MiB"
+
+    monkeypatch.setenv("PPX_DUCKDB_MEMORY_LIMIT", "3GB")
+    assert _setting(ppxlib.open(tmp_path), "memory_limit") == "2.7 GiB"
 
 
 def test_folder_without_orders_is_a_clear_error(tmp_path):
