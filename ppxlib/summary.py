@@ -34,47 +34,50 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from ppxlib.engine import customer_frame, exact_sum
-from ppxlib.periods import index_of, period_index
+from ppxlib.engine import customer_frame, decimal_sum
 
 FREQS = ("D", "W")
-_EPOCH = dt.date(1970, 1, 1)
+_PERIOD_DAYS = {"D": 1, "W": 7}
 
 
-def _period_of(ts: ir.TimestampValue, freq: str) -> ir.IntegerValue:
-    if freq == "D":
-        return ts.date().delta(ibis.date(_EPOCH), unit="day")
-    return period_index(ts, "W")
+def _period_of(ts: ir.TimestampValue, freq: str) -> ir.DateValue:
+    # A period is keyed by its first day: grouping by a date is cheaper than by a number.
+    return ts.date() if freq == "D" else ts.truncate("W").date()
 
 
-def _index(when: pd.Timestamp, freq: str) -> int:
-    if freq == "D":
-        return (pd.Timestamp(when).date() - _EPOCH).days
-    return index_of(when, "W")
+def _start_of(when: pd.Timestamp, freq: str) -> dt.date:
+    day = pd.Timestamp(when).date()
+    return day if freq == "D" else day - dt.timedelta(days=day.weekday())
 
 
 def _per_period(orders, freq, cust, ts_col, amount_col):
     o = orders.mutate(_cust=orders[cust], _p=_period_of(orders[ts_col], freq))
-    spend = {"_spend": exact_sum(_[amount_col])} if amount_col else {}
+    spend = {"_spend": decimal_sum(_[amount_col])} if amount_col else {}
     return o.group_by(["_cust", "_p"]).aggregate(**spend)
 
 
-def _summarise(periods: ir.Table, end_index: int, multiplier: float, monetary: bool):
+def _summarise(periods: ir.Table, end: dt.date, freq: str, multiplier: float, monetary: bool):
     aggs = {"_first": _._p.min(), "_last": _._p.max(), "_n": _.count()}
     if monetary:
-        aggs["_total"] = exact_sum(_._spend)
+        aggs["_total"] = _._spend.sum()
         aggs["_first_spend"] = _._spend.argmin(_._p)
     per = periods.group_by("_cust").aggregate(**aggs)
+    unit = _PERIOD_DAYS[freq] * multiplier
+
+    def periods_between(later, earlier):
+        return later.delta(earlier, unit="day").cast("float64") / unit
+
     cols = {
         "customer_id": per._cust,
         "frequency": (per._n - 1).cast("float64"),
-        "recency": (per._last - per._first).cast("float64") / multiplier,
-        "T": (ibis.literal(end_index) - per._first).cast("float64") / multiplier,
+        "recency": periods_between(per._last, per._first),
+        "T": periods_between(ibis.date(end), per._first),
     }
     if monetary:
         repeat = per._n - 1
-        cols["monetary_value"] = ibis.ifelse(
-            repeat > 0, (per._total - per._first_spend) / repeat.cast("float64"), 0.0)
+        repeat_spend = (per._total - per._first_spend).cast("float64")
+        cols["monetary_value"] = ibis.ifelse(repeat > 0, repeat_spend / repeat.cast("float64"),
+                                             0.0)
     return per.select(**cols)
 
 
@@ -128,29 +131,27 @@ def rfm_summary(
         raise ValueError(f"freq must be 'D' (days) or 'W' (weeks), got {freq!r}")
     if not freq_multiplier or freq_multiplier <= 0:
         raise ValueError(f"freq_multiplier must be positive, got {freq_multiplier}")
-    end = pd.Timestamp(observation_end)
-    end_index = _index(end, freq)
+    end = _start_of(observation_end, freq)
     monetary = monetary_value_col is not None
     periods = _per_period(orders, freq, customer_id_col, datetime_col, monetary_value_col)
-    periods = periods.filter(periods._p <= end_index)
+    periods = periods.filter(periods._p <= end)
 
     if calibration_end is None:
-        summary = _summarise(periods, end_index, freq_multiplier, monetary)
+        summary = _summarise(periods, end, freq, freq_multiplier, monetary)
         frame = _to_frame(summary)
         _check_not_empty(frame, observation_end)
         return frame
 
-    cal = pd.Timestamp(calibration_end)
-    cal_index = _index(cal, freq)
-    if cal_index >= end_index:
-        raise ValueError(f"calibration_end ({cal.date()}) must be before observation_end "
-                         f"({end.date()})")
-    calibration = _summarise(periods.filter(periods._p <= cal_index), cal_index,
-                             freq_multiplier, monetary)
-    hold = periods.filter(periods._p > cal_index)
+    cal = _start_of(calibration_end, freq)
+    if cal >= end:
+        raise ValueError(f"calibration_end ({pd.Timestamp(calibration_end).date()}) must be "
+                         f"before observation_end ({pd.Timestamp(observation_end).date()})")
+    calibration = _summarise(periods.filter(periods._p <= cal), cal, freq, freq_multiplier,
+                             monetary)
+    hold = periods.filter(periods._p > cal)
     hold_aggs = {"frequency_holdout": _.count().cast("float64")}
     if monetary:
-        hold_aggs["monetary_value_holdout"] = exact_sum(_._spend) / _._spend.count()
+        hold_aggs["monetary_value_holdout"] = _._spend.sum().cast("float64") / _._spend.count()
     holdout = hold.group_by("_cust").aggregate(**hold_aggs)
     joined = calibration.left_join(holdout, calibration.customer_id == holdout._cust)
     cols = [c for c in calibration.columns]
@@ -159,7 +160,7 @@ def rfm_summary(
     if monetary:
         select["monetary_value_holdout"] = joined.monetary_value_holdout.fill_null(0.0)
     frame = _to_frame(joined.select(**select))
-    frame["duration_holdout"] = (end_index - cal_index) / freq_multiplier
+    frame["duration_holdout"] = (end - cal).days / _PERIOD_DAYS[freq] / freq_multiplier
     _check_not_empty(frame, calibration_end)
     return frame
 
