@@ -11,8 +11,11 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def _report(args: argparse.Namespace) -> int:
+    import duckdb
+
     from ppxlib.contract import ContractError
     from ppxlib.report import run_report
+    from ppxlib.sources import out_of_memory_message
 
     try:
         result = run_report(
@@ -27,6 +30,9 @@ def _report(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"ppx report: {err}", file=sys.stderr)
         return EXIT_INVALID
+    except duckdb.OutOfMemoryException as err:
+        print(f"ppx report: {out_of_memory_message(str(err))}", file=sys.stderr)
+        return EXIT_FAILED
     index = Path(args.out) / "index.html"
     print(f"{result.folder}  ({len(result.notebooks)} reports)\nindex: {index}")
     if result.failed:
@@ -65,8 +71,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import duckdb
+
     import ppxlib
     from ppxlib.contract import ContractError
+    from ppxlib.sources import out_of_memory_message
 
     try:
         clean = ppxlib.open(args.source).validate(as_of=args.as_of)
@@ -76,6 +85,9 @@ def _validate(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"ppx validate: {err}", file=sys.stderr)
         return EXIT_INVALID
+    except duckdb.OutOfMemoryException as err:
+        print(f"ppx validate: {out_of_memory_message(str(err))}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(clean.quality.to_dict(), indent=2))
     else:

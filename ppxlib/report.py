@@ -38,7 +38,7 @@ from ppxlib.contract import TABLES
 from ppxlib.kpis import last_complete_month, order_span, to_month
 from ppxlib.shared import SHARED_ENV
 from ppxlib.snapshot import write_snapshot
-from ppxlib.sources import mask_secrets
+from ppxlib.sources import mask_secrets, out_of_memory_message
 from ppxlib.sources import open as open_source
 
 SECRET_ENV = "PPX_SOURCE"
@@ -160,9 +160,16 @@ def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path
                             execution_timeout=timeout, report_mode=False, config=config)
         return None
     except pm.PapermillExecutionError as err:
-        return f"{err.ename}: {err.evalue}".strip()
+        return _error_line(err.ename, err.evalue)
     except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
         return f"{type(err).__name__}: {err}".strip()
+
+
+def _error_line(name: str, message: str) -> str:
+    """A notebook's exception as one line, with what to do when the fix is ours to know."""
+    if name == "OutOfMemoryException":  # DuckDB hit the cap ppx gives it
+        return f"{name}: {out_of_memory_message(message)}"
+    return f"{name}: {message}".strip()
 
 
 def run_report(

@@ -170,6 +170,23 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
     return con
 
 
+def out_of_memory_message(message: str) -> str:
+    r"""DuckDB's out-of-memory error in one line, with how to give it more.
+
+    DuckDB's own advice (fewer threads, ...) is not what a ppx user can act on.
+
+    Examples
+    --------
+    >>> out_of_memory_message("Out of Memory Error: failed to allocate 16 MiB\n\nPossible ...")
+    ... # doctest: +ELLIPSIS
+    'DuckDB ran out of memory (Out of Memory Error: failed to allocate 16 MiB); ppx caps ...'
+    """
+    first = message.strip().splitlines()[0] if message.strip() else "no details"
+    return (f"DuckDB ran out of memory ({first}); ppx caps each DuckDB connection at "
+            f"$PPX_DUCKDB_MEMORY_LIMIT (default {DUCKDB_MEMORY_LIMIT}): raise it, "
+            "e.g. PPX_DUCKDB_MEMORY_LIMIT=8GB")
+
+
 def _utc(con: BaseBackend) -> None:
     # Naive timestamps mean UTC; make the engine agree when it converts zoned ones.
     if con.name == "duckdb":

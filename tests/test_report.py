@@ -319,6 +319,34 @@ def test_a_cell_over_the_time_limit_fails_only_its_report(shop_folder, tmp_path)
     assert 'href="2025-03/00_overview.html"' in index and "timed out" in index
 
 
+def test_duckdb_running_out_of_memory_in_a_notebook_says_how_to_raise_the_cap(shop_folder,
+                                                                              tmp_path):
+    greedy = _notebook(tmp_path / "50_greedy.ipynb",
+                       "import os\nos.environ['PPX_DUCKDB_MEMORY_LIMIT'] = '40MB'\n"
+                       "import ppxlib\ncon = ppxlib.open(source).backend\n"
+                       "con.raw_sql('SELECT list(range) FROM range(50000000)').fetchall()")
+    out = tmp_path / "out"
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
+                 "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(greedy)])
+    assert code == 1
+    manifest = json.loads((out / "2025-03" / "manifest.json").read_text())
+    error = manifest["notebooks"][0]["error"]
+    assert error.startswith("OutOfMemoryException: DuckDB ran out of memory (Out of Memory")
+    assert "PPX_DUCKDB_MEMORY_LIMIT=8GB" in error
+    assert "Possible solutions" not in error
+
+
+def test_duckdb_running_out_of_memory_before_any_notebook_is_a_clear_error(
+        shop_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PPX_DUCKDB_MEMORY_LIMIT", "10MB")
+    code = main(["report", "--source", str(shop_folder), "--out", str(tmp_path / "out"),
+                 "--quiet", "--as-of", AS_OF, "--month", "2025-03"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ppx report: DuckDB ran out of memory (Out of Memory Error")
+    assert "PPX_DUCKDB_MEMORY_LIMIT=8GB" in err and "Traceback" not in err
+
+
 def test_a_source_that_disappears_mid_run(shop_folder, tmp_path):
     overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
     vanish = _notebook(tmp_path / "00_vanish.ipynb",
