@@ -6,8 +6,10 @@
 Data: a simulated shop written once as Parquet under ``bench/data/`` (reused afterwards).
 Every case runs in a fresh process, so its peak memory is its own (max RSS, or for the report
 the sampled resident memory of the whole process tree, kernels included); its imports and
-connections are set up before the clock starts. Times are medians over ``--runs`` runs; each
-comparison is a ratio between cases of the same run.
+connections are set up before the clock starts. The cases run in ``--runs`` rounds, each
+round running every case once, so that a case and its reference are measured minutes apart
+(this machine's speed drifts by 10-50 % over minutes); times are medians over the rounds, and
+each comparison is the median of its per-round ratios.
 Results: a Markdown table on stdout and in ``bench/results.md``.
 """
 
@@ -220,8 +222,8 @@ def report_ppx(folder: Path) -> None:
 
 CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
     "rfm_summary (ppx, DuckDB)": (_ppx_orders_summary, summary_ppx),
-    "summary_data_from_transaction_data (lifetimes)": (_lifetimes_input, summary_lifetimes),
     "GROUP BY customer, day (DuckDB floor)": (_duckdb, summary_floor),
+    "summary_data_from_transaction_data (lifetimes)": (_lifetimes_input, summary_lifetimes),
     "BG/NBD fit (ppx fit_clv)": (_summary_frame, fit_ppx),
     "BG/NBD fit (lifetimes plain)": (_summary_frame, fit_lifetimes),
     "BG/NBD fit, almost no drop-out (ppx)": (_no_dropout_summary, fit_ppx_checked),
@@ -285,19 +287,28 @@ def _child(case: str, path: str, queue: mp.Queue) -> None:
     queue.put((elapsed, max(own, peak[0])))
 
 
-def measure(case: str, path: str, runs: int) -> dict:
-    times, peaks = [], []
+def measure_once(case: str, path: str) -> tuple[float, float]:
+    """(seconds, peak MiB) of one run of ``case`` in a fresh process."""
     ctx = mp.get_context("spawn")
-    for _ in range(runs):
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_child, args=(case, path, queue))
-        proc.start()
-        elapsed, peak = queue.get()
-        proc.join()
-        times.append(elapsed)
-        peaks.append(peak)
-    return {"case": case, "median_s": statistics.median(times), "min_s": min(times),
-            "peak_mib": max(peaks)}
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(case, path, queue))
+    proc.start()
+    elapsed, peak = queue.get()
+    proc.join()
+    return elapsed, peak
+
+
+def summarise(case: str, samples: list[tuple[float, float]]) -> dict:
+    times = [t for t, _ in samples]
+    return {"case": case, "times": times, "median_s": statistics.median(times),
+            "min_s": min(times), "peak_mib": max(p for _, p in samples)}
+
+
+def paired_ratio(case: dict, reference: dict) -> float:
+    """Median over rounds of case time / reference time: each pair ran minutes apart, so a
+    slow spell on a shared machine moves both."""
+    return statistics.median([a / b for a, b in zip(case["times"], reference["times"],
+                                                    strict=True)])
 
 
 def _make_data_in_child(folder: Path, customers: int, seed: int) -> Path:
@@ -321,16 +332,20 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(path).metadata.num_rows
-    results = {}
-    for case in args.case or CASES:
-        print(f"{case} ...", file=sys.stderr, flush=True)
-        results[case] = measure(case, str(path), args.runs)
+    cases = args.case or list(CASES)
+    samples: dict[str, list[tuple[float, float]]] = {case: [] for case in cases}
+    for round_number in range(1, args.runs + 1):
+        for case in cases:
+            print(f"round {round_number}/{args.runs}: {case} ...", file=sys.stderr, flush=True)
+            samples[case].append(measure_once(case, str(path)))
+    results = {case: summarise(case, samples[case]) for case in cases}
 
     import os
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
              f"{platform.python_version()}; data: {args.customers:,} customers, {rows:,} "
-             f"orders (Parquet); {args.runs} runs per case, each in a fresh process.", "",
+             f"orders (Parquet); {args.runs} rounds, each running every case once in a fresh "
+             "process; time ratios are medians of the per-round ratios.", "",
              "| case | median s | min s | peak MiB |", "|---|---:|---:|---:|"]
     for r in results.values():
         lines.append(f"| {r['case']} | {r['median_s']:.2f} | {r['min_s']:.2f} | "
@@ -340,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     for case, reference, target in COMPARISONS:
         if case in results and reference in results:
             a, b = results[case], results[reference]
-            lines.append(f"| {case} / {reference} | {a['median_s'] / b['median_s']:.2f} | "
+            lines.append(f"| {case} / {reference} | {paired_ratio(a, b):.2f} | "
                          f"{a['peak_mib'] / b['peak_mib']:.2f} | {target} |")
     for case, (seconds, mib) in LIMITS.items():
         if case in results:
