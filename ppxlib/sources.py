@@ -29,7 +29,7 @@ FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 #: DuckDB's memory cap per connection ppx opens, unless ``$PPX_DUCKDB_MEMORY_LIMIT`` says
 #: otherwise. DuckDB's own default is 80 % of the machine, per connection; a report runs
 #: several kernels at once. DuckDB spills what does not fit to disk: at 10M orders the
-#: summaries run as fast under this cap and need a third less memory (bench/results.md).
+#: customer summary runs as fast under this cap in a quarter less memory (README, Memory).
 DUCKDB_MEMORY_LIMIT = "1GB"
 CSV_DELIMITERS = (",", ";", "\t", "|")
 

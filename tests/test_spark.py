@@ -100,9 +100,12 @@ def test_customer_summary_is_identical(whole_shop):
     from ppxlib.summary import rfm_summary
 
     on_spark, on_duckdb = whole_shop
-    for kwargs in ({}, {"calibration_end": "2025-01-31"}):
-        a = rfm_summary(on_spark.orders, "2025-06-30", freq_multiplier=7, **kwargs)
-        b = rfm_summary(on_duckdb.orders, "2025-06-30", freq_multiplier=7, **kwargs)
+    # Weekly periods start on Mondays in both engines (their own week truncation).
+    weeks = {"freq_multiplier": 7}
+    for kwargs in (weeks, {**weeks, "calibration_end": "2025-01-31"}, {"freq": "W"},
+                   {"freq": "W", "calibration_end": "2025-01-29"}):
+        a = rfm_summary(on_spark.orders, "2025-06-30", **kwargs)
+        b = rfm_summary(on_duckdb.orders, "2025-06-30", **kwargs)
         pd.testing.assert_frame_equal(a, b, check_dtype=False, check_index_type=False)
 
 
