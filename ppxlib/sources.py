@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -164,8 +165,14 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
     limit = os.environ.get("PPX_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
     # Per process: two kernels spilling into one folder would overwrite each other's files.
     spill = Path(tempfile.gettempdir()) / f"ppx-duckdb-{os.getpid()}"
-    con = ibis.duckdb.connect(database, read_only=read_only, memory_limit=limit,
-                              temp_directory=str(spill))
+    try:
+        con = ibis.duckdb.connect(database, read_only=read_only, memory_limit=limit,
+                                  temp_directory=str(spill))
+    except duckdb.ParserException as err:
+        if limit == DUCKDB_MEMORY_LIMIT:
+            raise
+        raise ValueError(f"PPX_DUCKDB_MEMORY_LIMIT={limit!r} is not a size DuckDB understands "
+                         f"(e.g. 512MB, 8GB): {err}") from None
     _utc(con)
     return con
 

@@ -59,6 +59,10 @@ def test_duckdb_memory_is_capped_and_spills_to_a_private_folder(shop, tmp_path, 
     monkeypatch.setenv("PPX_DUCKDB_MEMORY_LIMIT", "3GB")
     assert _setting(ppxlib.open(tmp_path), "memory_limit") == "2.7 GiB"
 
+    monkeypatch.setenv("PPX_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="PPX_DUCKDB_MEMORY_LIMIT='lots' is not a size"):
+        ppxlib.open(tmp_path)
+
 
 def test_folder_without_orders_is_a_clear_error(tmp_path):
     (tmp_path / "returns.csv").write_text("order_id,return_ts\n1,2024-01-01\n")
