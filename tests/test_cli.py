@@ -37,6 +37,15 @@ def test_validate_a_missing_source(capsys, tmp_path):
     assert "source not found" in capsys.readouterr().err
 
 
+def test_validate_out_of_duckdb_memory_says_how_to_raise_the_cap(shop_folder, capsys,
+                                                                  monkeypatch):
+    monkeypatch.setenv("PPX_DUCKDB_MEMORY_LIMIT", "10MB")
+    assert main(["validate", str(shop_folder), "--as-of", "2026-01-01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ppx validate: DuckDB ran out of memory (Out of Memory Error")
+    assert "PPX_DUCKDB_MEMORY_LIMIT=8GB" in err
+
+
 def test_sample_writes_tables_and_truth(tmp_path, capsys):
     assert main(["sample", "--customers", "50", "--seed", "3", "--out", str(tmp_path)]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"orders.csv", "returns.csv", "surveys.csv",
