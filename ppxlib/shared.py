@@ -101,14 +101,15 @@ def _key(clean: CleanDataset, function: Callable, args: tuple, kwargs: dict) -> 
     bound.apply_defaults()
     digest = hashlib.sha256()
     digest.update(f"{function.__module__}.{function.__qualname__}\0{clean.snapshot}".encode())
+    tables = {id(clean.table(name)): name for name in TABLES if clean.table(name) is not None}
     for name, value in bound.arguments.items():
         digest.update(f"\0{name}=".encode())
-        _feed(digest, value, clean)
+        _feed(digest, value, tables)
     return digest.hexdigest()[:32]
 
 
-def _feed(digest: Any, value: Any, clean: CleanDataset) -> None:
-    tables = {id(clean.table(name)): name for name in TABLES if clean.table(name) is not None}
+def _feed(digest: Any, value: Any, tables: dict[int, str]) -> None:
+    """Add ``value`` to the key; ``tables`` names the snapshot's tables by object id."""
     if id(value) in tables:
         digest.update(f"table:{tables[id(value)]}".encode())
     elif id(value) in _RESULTS and _RESULTS[id(value)][1] is value:
@@ -116,13 +117,13 @@ def _feed(digest: Any, value: Any, clean: CleanDataset) -> None:
     elif isinstance(value, tuple | list):
         digest.update(f"{type(value).__name__}[{len(value)}]".encode())
         for item in value:
-            _feed(digest, item, clean)
+            _feed(digest, item, tables)
     elif isinstance(value, dt.datetime):  # a pandas Timestamp or a datetime: the same instant
         digest.update(f"instant:{pd.Timestamp(value).isoformat()}".encode())
     elif isinstance(value, dict):
         digest.update(f"dict[{len(value)}]".encode())
         for item in sorted(value.items(), key=lambda kv: repr(kv[0])):
-            _feed(digest, item, clean)
+            _feed(digest, item, tables)
     elif isinstance(value, _PLAIN):
         digest.update(f"{type(value).__name__}:{value!r}".encode())
     else:
