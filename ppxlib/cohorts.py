@@ -23,7 +23,7 @@ import pandas as pd
 from ibis import _
 from statsmodels.stats.proportion import proportion_confint
 
-from ppxlib.engine import customer_frame, exact_sum, first_by
+from ppxlib.engine import customer_frame, decimal_sum, first_by
 from ppxlib.periods import check_period, index_of, period_index, to_period
 
 MODES = ("returned", "rolling")
@@ -61,8 +61,10 @@ def _customer_periods(orders, period, observation_end, customer_id_col, datetime
     """Engine side: one row per customer and period with an order, plus the cohort."""
     o = orders.filter(orders[datetime_col] < observation_end)
     o = o.mutate(_period=period_index(o[datetime_col], period))
+    # Revenue stays an exact decimal until the cells are summed: cheaper than a round trip
+    # through doubles, and the same on every engine.
     per_period = o.group_by([customer_id_col, "_period"]).aggregate(
-        _revenue=exact_sum(_[amount_col]))
+        _revenue=decimal_sum(_[amount_col]))
     firsts = per_period.group_by(customer_id_col).aggregate(_cohort=_._period.min())
     if by:
         group = o.group_by(customer_id_col).aggregate(
@@ -138,7 +140,8 @@ def cohort_retention(
                              datetime_col, amount_col, by)
     keys = ["_cohort"] + (["_group"] if by else [])
     cells = rows.group_by(keys + ["_k"]).aggregate(customers=_.count(),
-                                                   revenue=exact_sum(_._revenue)).to_pandas()
+                                                   revenue=_._revenue.sum().cast("float64")
+                                                   ).to_pandas()
     if mode == "rolling":
         last = rows.group_by([customer_id_col] + keys).aggregate(_kmax=_._k.max())
         reach = last.group_by(keys + ["_kmax"]).aggregate(n=_.count()).to_pandas()

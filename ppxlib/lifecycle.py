@@ -158,7 +158,8 @@ def lifecycle_runs(orders: ir.Table, month: str | pd.Period, sleeping_days: floa
                     from_state=ibis.cases((has_sleeping, "sleeping"), (has_active, "active"),
                                           else_=rows.own)),
     ]
-    union = ibis.union(*runs)
+    # Arithmetic on the 32-bit month numbers widens some of them; a union needs one type.
+    union = ibis.union(*(run.cast({"start": "int32", "end": "int32"}) for run in runs))
     return union.filter(union.start <= union.end)
 
 
