@@ -305,6 +305,9 @@ class RowRule:
     column: str
     reason: str
     violated: Callable[[ir.Table, RuleContext], ir.BooleanValue]
+    #: The rule compares rows that share the table's key, so it cannot fire when every row
+    #: has a key of its own (and validation then skips its window over the whole table).
+    between_rows_of_a_key: bool = False
 
 
 def _missing(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
@@ -426,6 +429,7 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
                 spec.key,
                 "exact copy of an earlier row (one copy kept)",
                 _exact_copy,
+                between_rows_of_a_key=True,
             )
         )
         rules.append(
@@ -435,6 +439,7 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
                 spec.key,
                 f"{spec.key} used by rows with different contents (all versions excluded)",
                 _conflicting_key(spec.key),
+                between_rows_of_a_key=True,
             )
         )
     for col in spec.columns:

@@ -101,6 +101,25 @@ def test_duplicates_exact_copies_keep_one_conflicting_ids_keep_none():
     assert sorted(clean.orders.to_pandas().order_id) == [1, 3]
 
 
+def test_unique_ids_skip_the_whole_table_windows_and_a_shared_id_does_not():
+    from ppxlib.validation import validate_tables
+
+    def checked_sql(frame):
+        clean, _ = validate_tables({"orders": ibis.memtable(frame)}, as_of=AS_OF, cache=False)
+        return ibis.to_sql(clean["orders"]).upper()
+
+    assert " OVER " not in checked_sql(_orders())
+    assert " OVER " in checked_sql(_orders(order_id=[1, 2, 2]))
+    assert " OVER " in checked_sql(_orders(order_id=[1, 2, None]))  # a missing id is not unique
+
+
+def test_a_missing_id_does_not_hide_an_exact_copy():
+    frame = pd.concat([_orders(order_id=[1, None, 3]), _orders().iloc[[2]]])
+    clean = _validate(orders=frame)
+    assert _excluded(clean, "orders") == {"missing_order_id": 1, "duplicate_row": 1}
+    assert sorted(clean.orders.to_pandas().order_id) == [1, 3]
+
+
 def test_negative_amounts_null_ids_and_future_dates_are_excluded():
     frame = _orders(amount=[10.0, -5.0, 0.0], customer_id=["a", None, "c"],
                     order_ts=pd.to_datetime(["2024-01-01", "2024-01-02", "2030-01-01"]))
