@@ -38,8 +38,15 @@ def period_index(ts: ir.TimestampValue, period: str) -> ir.IntegerValue:
     """An ibis expression numbering the period that contains ``ts`` (a 32-bit integer).
 
     Period numbers are grouped by and joined on with every customer id; 32 bits rather than
-    the engines' default 64 make those hash tables smaller (a few per cent of the cohort
-    matrix, measured in the benchmark) and hold any week number for millions of years.
+    the engines' default 64 make those hash tables smaller (about 7 % of the cohort query at
+    10M orders, README "Benchmark") and hold any week number for millions of years.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> t = ibis.memtable({"ts": pd.to_datetime(["2024-02-10", "2024-03-01"])})
+    >>> t.select(m=period_index(t.ts, "M")).to_pandas().m.tolist()
+    [24289, 24290]
     """
     period = check_period(period)
     if period == "M":
