@@ -20,7 +20,7 @@ from lifelines import KaplanMeierFitter
 from scipy import stats
 
 from ppxlib.cohorts import MISSING_GROUP, default_observation_end
-from ppxlib.engine import first_by
+from ppxlib.engine import customer_frame
 
 HORIZONS = (30, 90, 180)
 SECONDS_PER_DAY = 86_400.0
@@ -61,22 +61,24 @@ def second_order_durations(
            else default_observation_end(orders, datetime_col))
     o = orders.filter(orders[datetime_col] < end.to_pydatetime())
     o = o.mutate(_cust=o[customer_id_col], _ts=o[datetime_col])
-    aggregates = {"first_ts": _._ts.min()}
+    if by not in (None, "cohort") and by not in orders.columns:
+        raise ValueError(f"orders has no column {by!r} to group by")
+    # Each order meets its customer's first instant once; one aggregate then finds the next
+    # instant and the first order's attribute (smallest value among orders at that instant,
+    # as engine.first_by breaks ties), cheaper than an arg-min over structs.
+    firsts = o.group_by("_cust").aggregate(first_ts=_._ts.min())
+    o = o.join(firsts, "_cust")
+    aggregates = {"first_ts": o.first_ts.min(), "second_ts": o._ts.min(where=o._ts > o.first_ts)}
     if by == "cohort":
-        aggregates["group"] = _._ts.min().truncate("M")
+        aggregates["group"] = o.first_ts.min().truncate("M")
     elif by is not None:
-        if by not in orders.columns:
-            raise ValueError(f"orders has no column {by!r} to group by")
-        aggregates["group"] = first_by(o[by].cast("string"), o._ts)
-    firsts = o.group_by("_cust").aggregate(**aggregates)
-    later = o.join(firsts, "_cust").filter(lambda t: t._ts > t.first_ts)
-    seconds = later.group_by("_cust").aggregate(second_ts=_._ts.min())
-    joined = firsts.left_join(seconds, "_cust")
+        aggregates["group"] = o[by].cast("string").min(where=o._ts == o.first_ts)
+    joined = o.group_by("_cust").aggregate(**aggregates)
     columns = {"customer_id": joined._cust, "first_ts": joined.first_ts,
                "second_ts": joined.second_ts}
     if by is not None:
         columns["group"] = joined.group
-    frame = joined.select(**columns).order_by("customer_id").to_pandas()
+    frame = customer_frame(joined.select(**columns)).reset_index()
     stop = frame.second_ts.fillna(end)
     frame["days"] = (stop - frame.first_ts).dt.total_seconds() / SECONDS_PER_DAY
     frame["reordered"] = frame.second_ts.notna()

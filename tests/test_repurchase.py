@@ -27,6 +27,24 @@ def test_durations_by_hand(small_orders):
                                        "e": False}
 
 
+def test_two_orders_at_the_first_instant_are_one_first_order_grouped_by_the_smaller_value():
+    orders = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "c"],
+        "channel": ["web", "app", "web", None, "web", "shop"],
+        "order_ts": pd.to_datetime(["2024-01-05 10:00", "2024-01-05 10:00", "2024-01-07 10:00",
+                                    "2024-01-06 00:00", "2024-01-06 12:00",
+                                    "2024-01-08 00:00"])})
+    d = second_order_durations(ibis.memtable(orders), "2024-01-10", by="channel")
+    got = d.set_index("customer_id")
+    # a: the two orders at 10:00 are its first instant (not a reorder); the next is 2 days on.
+    assert got.days.tolist() == pytest.approx([2.0, 0.5, 2.0])
+    assert got.reordered.tolist() == [True, True, False]
+    # ties go to the smaller value, as engine.first_by; a first order without one is "(missing)"
+    assert got.group.tolist() == ["app", "(missing)", "shop"]
+    by_month = second_order_durations(ibis.memtable(orders), "2024-01-10", by="cohort")
+    assert set(by_month.group) == {"2024-01"}
+
+
 def test_orders_after_the_observation_end_are_not_seen(small_orders):
     d = second_order_durations(ibis.memtable(small_orders), observation_end="2024-03-01")
     assert "d" not in set(d.customer_id)  # first order in March: not yet a customer
