@@ -23,7 +23,7 @@ import pandas as pd
 from ibis import _
 from statsmodels.stats.proportion import proportion_confint
 
-from ppxlib.engine import customer_frame, decimal_sum, first_by
+from ppxlib.engine import customer_frame, decimal_sum, exact_sum, first_by
 from ppxlib.periods import check_period, index_of, period_index, to_period
 
 MODES = ("returned", "rolling")
@@ -140,8 +140,7 @@ def cohort_retention(
                              datetime_col, amount_col, by)
     keys = ["_cohort"] + (["_group"] if by else [])
     cells = rows.group_by(keys + ["_k"]).aggregate(customers=_.count(),
-                                                   revenue=_._revenue.sum().cast("float64")
-                                                   ).to_pandas()
+                                                   revenue=exact_sum(_._revenue)).to_pandas()
     if mode == "rolling":
         last = rows.group_by([customer_id_col] + keys).aggregate(_kmax=_._k.max())
         reach = last.group_by(keys + ["_kmax"]).aggregate(n=_.count()).to_pandas()
