@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from ibis import _
-from lifelines import KaplanMeierFitter
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.cohorts import wilson_interval
 from ppxlib.engine import customer_frame, exact_sum, first_by
 from ppxlib.repurchase import compare_groups, second_order_durations
+from ppxlib.survival import at_times, kaplan_meier
 
 HOURS = 3600.0
 
@@ -136,8 +135,15 @@ def resolution_durations(tickets: ir.Table, observation_end: dt.datetime,
     return t.select(**cols).to_pandas()
 
 
-def resolution_curve(durations: pd.DataFrame) -> pd.DataFrame:
+def resolution_curve(durations: pd.DataFrame, step_hours: float | None = None
+                     ) -> pd.DataFrame:
     """Kaplan-Meier share of tickets resolved by hours since opening (open ones censored).
+
+    Parameters
+    ----------
+    step_hours : float, optional
+        Read the curve every ``step_hours`` hours instead of at each distinct duration
+        (fewer points for a chart, the same values; :func:`ppxlib.survival.at_times`).
 
     Returns
     -------
@@ -145,29 +151,26 @@ def resolution_curve(durations: pd.DataFrame) -> pd.DataFrame:
         ``group`` ("all" without groups), ``hours``, ``resolved_share``.
     """
     frames = []
-    for group, _part, kmf in _resolution_fits(durations):
-        survival = kmf.survival_function_.iloc[:, 0]
-        frames.append(pd.DataFrame({"group": group or "all", "hours": survival.index.to_numpy(),
-                                    "resolved_share": 1 - survival.to_numpy()}))
+    for group, _part, km in _resolution_fits(durations):
+        if step_hours is not None:
+            km = at_times(km, np.arange(0.0, km.time.iloc[-1] + step_hours, step_hours))
+        frames.append(pd.DataFrame({"group": group or "all", "hours": km.time,
+                                    "resolved_share": 1 - km.survival}))
     return pd.concat(frames, ignore_index=True)
 
 
 def _resolution_fits(durations: pd.DataFrame):
-    """(group or None, rows, fitted Kaplan-Meier) per group of resolution durations."""
+    """(group or None, rows, Kaplan-Meier table) per group of resolution durations."""
     groups = durations.groupby("group", sort=True) if "group" in durations else [(None,
                                                                                     durations)]
     for group, part in groups:
-        kmf = KaplanMeierFitter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            kmf.fit(part.hours.clip(lower=0), event_observed=part.resolved)
-        yield group, part, kmf
+        yield group, part, kaplan_meier(part.hours.clip(lower=0), part.resolved)
 
 
-def _km_quantile(survival: pd.Series, q: float) -> float:
+def _km_quantile(km: pd.DataFrame, q: float) -> float:
     """First time by which a share ``q`` is resolved (NaN if the curve never gets there)."""
-    reached = survival[survival <= 1 - q]
-    return float(reached.index[0]) if len(reached) else math.nan
+    reached = km.time[km.survival <= 1 - q]
+    return float(reached.iloc[0]) if len(reached) else math.nan
 
 
 def resolution_summary(durations: pd.DataFrame, target_hours: float = 24.0) -> pd.DataFrame:
@@ -180,12 +183,12 @@ def resolution_summary(durations: pd.DataFrame, target_hours: float = 24.0) -> p
         curve does not reach that point).
     """
     rows = []
-    for group, part, kmf in _resolution_fits(durations):
-        survival = kmf.survival_function_.iloc[:, 0]
+    for group, part, km in _resolution_fits(durations):
+        in_force = np.searchsorted(km.time, target_hours, side="right") - 1  # step at target
         row = {"tickets": len(part), "open": int((~part.resolved).sum()),
-               "median_hours": _km_quantile(survival, 0.5),
-               "p90_hours": _km_quantile(survival, 0.9),
-               "within_target": 1 - float(kmf.survival_function_at_times(target_hours).iloc[0])}
+               "median_hours": _km_quantile(km, 0.5),
+               "p90_hours": _km_quantile(km, 0.9),
+               "within_target": 1 - float(km.survival.iloc[in_force])}
         rows.append({"group": group, **row} if group is not None else row)
     return pd.DataFrame(rows)
 

@@ -123,3 +123,69 @@ def test_log_rank_equals_lifelines(groups):
     assert ours["test_statistic"] == pytest.approx(theirs.test_statistic, rel=1e-10)
     assert ours["p_value"] == pytest.approx(theirs.p_value, rel=1e-8, abs=1e-300)
     assert ours["degrees_of_freedom"] == groups - 1
+
+
+def _lifelines_curve_and_summary(days, reordered, horizons):
+    """The curve and summary as lifelines computes them, for the equality tests below."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    kmf = KaplanMeierFitter(alpha=0.05).fit(days, event_observed=reordered)
+    survival = kmf.survival_function_.iloc[:, 0]
+    bounds = kmf.confidence_interval_survival_function_
+    curve = pd.DataFrame({"days": survival.index.to_numpy(dtype=float),
+                          "reordered_share": 1 - survival.to_numpy(),
+                          "low": 1 - bounds.iloc[:, 1].to_numpy(),
+                          "high": 1 - bounds.iloc[:, 0].to_numpy(),
+                          "at_risk": kmf.event_table.at_risk.reindex(survival.index).to_numpy()})
+    median_ci = median_survival_times(bounds)
+    summary = {"median_days": kmf.median_survival_time_,
+               "median_low": median_ci.iloc[0, 0], "median_high": median_ci.iloc[0, 1]}
+    for h in horizons:
+        summary[f"within_{h}"] = 1 - kmf.survival_function_at_times(h).iloc[0]
+        summary[f"within_{h}_low"] = 1 - bounds.iloc[:, 1].asof(h)
+        summary[f"within_{h}_high"] = 1 - bounds.iloc[:, 0].asof(h)
+    summary = {k: (np.nan if np.isinf(v) else float(v)) for k, v in summary.items()}
+    return curve, summary
+
+
+@pytest.mark.parametrize("case", ["ties and censoring", "exact times", "all reordered",
+                                  "none reordered", "day zero", "one customer"])
+def test_curve_and_summary_equal_lifelines(case):
+    rng = np.random.default_rng(7)
+    n = 2000
+    days = rng.exponential(60, n)
+    reordered = rng.random(n) < 0.6
+    if case == "ties and censoring":
+        days = np.ceil(days)  # whole days: many customers leave at the same time
+    elif case == "all reordered":
+        reordered[:] = True
+    elif case == "none reordered":
+        reordered[:] = False
+    elif case == "day zero":
+        days = np.floor(days / 10)  # some second orders on the first day: days == 0
+    elif case == "one customer":
+        days, reordered = days[:1], np.array([True])
+    horizons = (1, 30, 90)
+    d = pd.DataFrame({"days": days, "reordered": reordered})
+    theirs_curve, theirs = _lifelines_curve_and_summary(days, reordered, horizons)
+    pd.testing.assert_frame_equal(reorder_curve(d), theirs_curve, check_dtype=False,
+                                  rtol=1e-12, atol=1e-14)
+    ours = reorder_summary(d, horizons=horizons).iloc[0]
+    follow_up = days.max()
+    for key, value in theirs.items():
+        horizon = int(key.split("_")[1]) if key.startswith("within") else 0
+        expected = np.nan if horizon > follow_up else value  # not extrapolated, as above
+        assert ours[key] == pytest.approx(expected, rel=1e-12, abs=1e-14, nan_ok=True), key
+
+
+def test_a_curve_read_every_quarter_day_keeps_the_values_of_the_steps():
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"days": rng.exponential(30, 500), "reordered": rng.random(500) < 0.7})
+    full = reorder_curve(d)
+    coarse = reorder_curve(d, step_days=0.25)
+    assert coarse.days.iloc[1] == 0.25 and coarse.days.iloc[-1] >= d.days.max()
+    # each grid point shows the step in force there
+    in_force = full.set_index("days").reordered_share.reindex(coarse.days, method="ffill")
+    np.testing.assert_array_equal(coarse.reordered_share, in_force.to_numpy())
+    assert (coarse.at_risk == [(d.days >= t).sum() for t in coarse.days]).all()
