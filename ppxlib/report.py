@@ -247,7 +247,7 @@ def run_report(
     validated_as_of = clean.quality.as_of.isoformat()
 
     workers = workers or min(2, os.cpu_count() or 1)
-    paths = [Path(p) for p in notebooks] if notebooks else sorted(
+    paths = [Path(p).resolve() for p in notebooks] if notebooks else sorted(
         default_notebook_dir().glob("[0-9]*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"no notebooks found in {default_notebook_dir()}")
