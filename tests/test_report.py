@@ -263,14 +263,18 @@ def test_redacted_churn_report_shows_pseudonyms_only(tmp_path):
     assert "Contains customer-level data" not in _text(page)
 
 
-def test_running_one_notebook_keeps_the_months_other_reports(sample_run, tmp_path):
+def test_running_one_notebook_keeps_the_months_other_reports(sample_run, tmp_path,
+                                                            monkeypatch):
     import shutil
 
     out, _ = sample_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    notebook = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
-    run_report(SAMPLE, out=copy, notebooks=[notebook], as_of=AS_OF, progress=False)
+    folder = ppxlib.report.default_notebook_dir()
+    monkeypatch.chdir(folder.parent)  # a path relative to where the command was given
+    notebook = Path(folder.name) / "00_overview.ipynb"
+    result = run_report(SAMPLE, out=copy, notebooks=[notebook], as_of=AS_OF, progress=False)
+    assert not result.failed
     names = {n["name"] for n in json.loads((copy / "2026-10" / "manifest.json").read_text())[
         "notebooks"]}
     assert names == {"00_overview", "01_retention", "02_churn", "03_clv", "04_experience"}
