@@ -36,7 +36,7 @@ HOURS = 3600.0
 
 
 def _ids(left, right):
-    """Order ids compared across tables whose id types may differ."""
+    """Ids compared across tables that may store them as different types."""
     if left.type() != right.type():
         return left.cast("string"), right.cast("string")
     return left, right
@@ -208,6 +208,11 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         (promoter / passive / detractor / no answer; the customer's first NPS answer).
     """
     o = orders if observation_end is None else orders.filter(orders.order_ts < observation_end)
+    # Only the orders at each customer's first instant can be the first order: finding them
+    # by the earliest time and a join is cheaper than comparing every order as a struct.
+    earliest = o.group_by("customer_id").aggregate(_first_ts=o.order_ts.min())
+    o = o.join(earliest, "customer_id")
+    o = o.filter(o.order_ts == o._first_ts)
     # Every attribute from the same first order (ties in time broken by the order id), all
     # picked by one comparison per order rather than one per attribute.
     attributes = {"order_id": o.order_id}
@@ -217,31 +222,33 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         _first=first_by(ibis.struct(attributes), o.order_ts, o.order_id))
     firsts = firsts.select("customer_id", *(firsts._first[c].name(c) for c in attributes))
     # Everything is joined onto the first orders in the engine; one row per customer returns.
-    firsts = firsts.mutate(_order=firsts.order_id.cast("string"),
-                           _cust=firsts.customer_id.cast("string"))
+    # Ids are compared as text only where two tables store them as different types.
     facts = firsts
+
+    def by_order(table: ir.Table, **aggregates: ir.Scalar) -> None:
+        nonlocal facts
+        ours, theirs = _ids(facts.order_id, table.order_id)
+        per = table.group_by(_key=theirs).aggregate(**aggregates)
+        facts = facts.mutate(_key=ours).left_join(per, "_key").drop("_key", "_key_right")
+
     if returns is not None:
-        r = returns.group_by(_order=returns.order_id.cast("string")).aggregate(
-            _returned=_.count() > 0)
-        facts = facts.left_join(r, "_order").drop("_order_right")
+        by_order(returns, _returned=_.count() > 0)
     if tickets is not None and "order_id" in tickets.columns:
         t = tickets.filter(tickets.order_id.notnull())
         resolved = t.resolved_ts if "resolved_ts" in t.columns else ibis.null("timestamp")
-        per = t.group_by(_order=t.order_id.cast("string")).aggregate(
-            _ticket_hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
-            _ticket_open=resolved.isnull().any())
-        facts = facts.left_join(per, "_order").drop("_order_right")
+        by_order(t, _ticket_hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
+                 _ticket_open=resolved.isnull().any())
     if surveys is not None and "order_id" in surveys.columns:
         c = surveys.filter((surveys.metric == "csat") & surveys.order_id.notnull())
         top = (c.scale_max if "scale_max" in c.columns else ibis.literal(5.0)).fill_null(5.0)
-        per = c.group_by(_order=c.order_id.cast("string")).aggregate(
-            _csat_low=(c.score <= top - 3).any())  # the bottom two boxes
-        facts = facts.left_join(per, "_order").drop("_order_right")
+        by_order(c, _csat_low=(c.score <= top - 3).any())  # the bottom two boxes
     if surveys is not None:
         n = surveys.filter(surveys.metric == "nps")
-        per = n.group_by(_cust=n.customer_id.cast("string")).aggregate(
-            _nps=first_by(n.score, n.response_ts))
-        facts = facts.left_join(per, "_cust").drop("_cust_right")
+        ours, theirs = _ids(facts.customer_id, n.customer_id)
+        per = n.group_by(_key=theirs).aggregate(_nps=first_by(n.score, n.response_ts))
+        facts = facts.mutate(_key=ours).left_join(per, "_key").drop("_key", "_key_right")
+    # the order id has done its work: a million of them would only slow the way back
+    facts = facts.drop("order_id")
     frame = customer_frame(facts)
 
     def column(name: str) -> pd.Series:

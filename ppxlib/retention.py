@@ -103,6 +103,7 @@ def period_metrics(
     customer_id_col: str = "customer_id",
     datetime_col: str = "order_ts",
     amount_col: str = "amount",
+    monthly: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The seeds' retention, churn, repeat purchase, AOV, frequency and simple CLV per month.
 
@@ -114,6 +115,9 @@ def period_metrics(
         The last month (``"YYYY-MM"``); later orders are ignored.
     activity_window_days : int
         Who counts as a customer: ordered within this many days (default 365).
+    monthly : pandas.DataFrame, optional
+        :func:`ppxlib.kpis.monthly_activity` of the same orders, if already computed (the
+        overview report has it); its months after ``month`` are not used.
 
     Returns
     -------
@@ -169,8 +173,10 @@ def period_metrics(
     frame["churn_rate"] = 1 - frame.retention_rate
     frame["churn_rate_exact"] = frame.lost / start
 
-    activity = monthly_activity(orders.filter(orders[datetime_col] < end), customer_id_col,
-                                datetime_col, amount_col).set_index("month")
+    if monthly is None:
+        monthly = monthly_activity(orders.filter(orders[datetime_col] < end), customer_id_col,
+                                   datetime_col, amount_col)
+    activity = monthly[monthly.month <= period].set_index("month")
     activity = activity.reindex(frame.month)
     frame["orders"] = activity.orders.fillna(0).astype("int64").to_numpy()
     frame["buyers"] = activity.customers.fillna(0).astype("int64").to_numpy()

@@ -66,6 +66,25 @@ def test_first_order_labels_by_hand():
     assert got.nps_group.to_dict() == {"a": "no answer", "b": "promoter", "c": "no answer"}
 
 
+def test_the_first_order_is_the_earliest_and_then_the_smallest_id():
+    orders = pd.DataFrame({
+        "order_id": [7, 5, 6], "customer_id": ["d", "d", "d"], "amount": [1.0] * 3,
+        "order_ts": pd.to_datetime(["2024-01-01 09:00", "2024-01-02 10:00",
+                                    "2024-01-02 10:00"]),
+        "promised_ts": pd.to_datetime(["2024-01-02", "2024-01-04", "2024-01-04"]),
+        "delivered_ts": pd.to_datetime(["2024-01-03", "2024-01-05", "2024-01-03"]),
+    })
+    returns = pd.DataFrame({"order_id": [7], "return_ts": pd.to_datetime(["2024-01-09"])})
+    clean = ppxlib.open({"orders": orders, "returns": returns}).validate(as_of=AS_OF)
+    got = ex.first_order_experience(clean.orders, clean.returns, None, None).loc["d"]
+    # order 7 is the earliest: late and returned, whatever the later tie between 5 and 6
+    assert (got.delivery, got.returned) == ("late", "returned")
+    # without order 7, orders 5 and 6 tie in time and the smaller id (5, late) is first
+    clean = ppxlib.open({"orders": orders[orders.order_id != 7]}).validate(as_of=AS_OF)
+    got = ex.first_order_experience(clean.orders, None, None, None).loc["d"]
+    assert (got.delivery, got.returned) == ("late", "kept")
+
+
 def test_delivery_on_time_rate_by_hand():
     orders = ibis.memtable(pd.DataFrame({
         "order_id": [1, 2, 3], "region": ["n", "n", "s"],

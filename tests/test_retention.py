@@ -86,3 +86,16 @@ def test_window_metrics_by_hand(small_orders):
 def test_window_must_be_positive(orders):
     with pytest.raises(ValueError, match="at least 1"):
         period_metrics(ibis.memtable(orders), "2025-06", activity_window_days=0)
+
+
+def test_the_overviews_monthly_activity_gives_the_same_metrics(orders):
+    from ppxlib.kpis import monthly_activity
+
+    table = ibis.memtable(orders)
+    # the overview's covers every month, later ones included; they are not used
+    monthly = monthly_activity(table)
+    assert monthly.month.max() > pd.Period("2025-05", "M")
+    shared = period_metrics(table, "2025-05", activity_window_days=W, monthly=monthly)
+    pd.testing.assert_frame_equal(shared, period_metrics(table, "2025-05",
+                                                         activity_window_days=W))
+    assert shared.month.iloc[-1] == pd.Period("2025-05", "M")
