@@ -188,9 +188,13 @@ def expected_purchase_parts(params: pd.Series, horizons, frequency, recency, T
     _z = t / (alpha + Tp + t)
     with np.errstate(divide="ignore", invalid="ignore"):
         ln_hyp = np.log(hyp2f1(_a, _b, _c, _z))
-        # where the series overflows, lifetimes switches to Euler's transformation
-        ln_alt = np.log(hyp2f1(_c - _a, _c - _b, _c, _z)) + (_c - _a - _b) * np.log(1 - _z)
-    ln_hyp = np.where(np.isinf(ln_hyp), ln_alt, ln_hyp)
+        # where the series overflows, lifetimes switches to Euler's transformation (only
+        # there: each hyp2f1 is most of the cost)
+        over = np.isinf(ln_hyp)
+        if over.any():
+            a_, b_, c_, z_ = (v[over] for v in np.broadcast_arrays(_a, _b, _c, _z))
+            ln_hyp[over] = (np.log(hyp2f1(c_ - a_, c_ - b_, c_, z_))
+                            + (c_ - a_ - b_) * np.log(1 - z_))
     numerator = ((a + b + xp - 1) / (a - 1)
                  * (1 - np.exp(ln_hyp + (r + xp) * np.log((alpha + Tp) / (alpha + t + Tp)))))
     denominator = 1 + (x > 0) * (a / (b + x - 1)) * ((alpha + T) / (alpha + t_x)) ** (r + x)

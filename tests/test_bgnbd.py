@@ -6,6 +6,7 @@ import warnings
 
 import ibis
 import numpy as np
+import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter
 
@@ -75,3 +76,20 @@ def test_expected_purchases_equal_lifetimes_for_every_customer_and_horizon(cdnow
         theirs = fitted.conditional_expected_number_of_purchases_up_to_time(
             t, cdnow.frequency, cdnow.recency, cdnow["T"])
         np.testing.assert_allclose(ours[:, j], theirs, rtol=1e-13)
+
+
+def test_expected_purchases_equal_lifetimes_where_the_series_overflows():
+    from scipy.special import hyp2f1
+
+    params = pd.Series({"r": 2.0, "alpha": 1.0, "a": 0.8, "b": 3.0})
+    x, t_x, T = np.array([0.0, 1, 20, 150, 400]), np.array([0.0, 5, 80, 95, 99]), np.full(5, 100.0)
+    horizons = [1.0, 50, 5000]
+    # a customer with 400 repeat purchases, 5000 periods ahead: the plain series is infinite
+    assert np.isinf(hyp2f1(2 + 400, 3 + 400, 0.8 + 3 + 400 - 1, 5000 / (1 + 100 + 5000)))
+    ours = bgnbd.expected_purchases(params, horizons, x, t_x, T)
+    theirs = BetaGeoFitter()
+    theirs.params_ = params
+    for j, t in enumerate(horizons):
+        np.testing.assert_allclose(
+            ours[:, j], theirs.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T),
+            rtol=1e-13)
