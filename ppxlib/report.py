@@ -295,8 +295,8 @@ def run_report(
             print(f"{len(paths)} reports for {period}, {workers} at a time", file=sys.stderr)
         # Kernels are separate processes, so threads that wait on them run reports in parallel.
         with _environment(env), ThreadPoolExecutor(max_workers=workers) as pool:
-            started = start_order(paths)
-            by_path = dict(zip(started, pool.map(run, started), strict=True))
+            in_order = start_order(paths)
+            by_path = dict(zip(in_order, pool.map(run, in_order), strict=True))
         results = [by_path[path] for path in paths]
 
         manifest = {

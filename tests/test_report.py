@@ -498,9 +498,10 @@ def test_the_orders_table_never_comes_to_python(tmp_path):
                         as_of=AS_OF, progress=False)
     assert result.failed == [], [nb.error for nb in result.notebooks]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    # the guard saw every report's queries (results shared between reports are computed,
-    # under the guard, by whichever report asks first) ...
+    # the guard saw the reports' queries (results shared between reports are computed,
+    # under the guard, by whichever report asks first; 03_clv may find all of its own
+    # shared already) ...
     assert len(calls) > 40
-    assert {c["notebook"] for c in calls} == {p.stem for p in guarded}
+    assert {"01_retention", "02_churn", "04_experience"} <= {c["notebook"] for c in calls}
     assert max(c["rows"] for c in calls) <= limit  # ... and none was order-sized
 
