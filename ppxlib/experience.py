@@ -30,7 +30,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 from ppxlib.cohorts import wilson_interval
 from ppxlib.engine import customer_frame, exact_sum, first_by
 from ppxlib.repurchase import compare_groups, second_order_durations
-from ppxlib.survival import at_times, kaplan_meier
+from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meier
 
 HOURS = 3600.0
 
@@ -40,6 +40,13 @@ def _ids(left, right):
     if left.type() != right.type():
         return left.cast("string"), right.cast("string")
     return left, right
+
+
+def _attach(facts: ir.Table, key: str, table: ir.Table, **aggregates: ir.Scalar) -> ir.Table:
+    """``facts`` with ``aggregates`` of ``table`` per ``key`` (an id both have), left-joined."""
+    ours, theirs = _ids(facts[key], table[key])
+    per = table.group_by(_key=theirs).aggregate(**aggregates)
+    return facts.mutate(_key=ours).left_join(per, "_key").drop("_key", "_key_right")
 
 
 def delivery(orders: ir.Table, by: str | None = None, end: dt.datetime | None = None
@@ -153,7 +160,7 @@ def resolution_curve(durations: pd.DataFrame, step_hours: float | None = None
     frames = []
     for group, _part, km in _resolution_fits(durations):
         if step_hours is not None:
-            km = at_times(km, np.arange(0.0, km.time.iloc[-1] + step_hours, step_hours))
+            km = every(km, step_hours)
         frames.append(pd.DataFrame({"group": group or "all", "hours": km.time,
                                     "resolved_share": 1 - km.survival}))
     return pd.concat(frames, ignore_index=True)
@@ -167,12 +174,6 @@ def _resolution_fits(durations: pd.DataFrame):
         yield group, part, kaplan_meier(part.hours.clip(lower=0), part.resolved)
 
 
-def _km_quantile(km: pd.DataFrame, q: float) -> float:
-    """First time by which a share ``q`` is resolved (NaN if the curve never gets there)."""
-    reached = km.time[km.survival <= 1 - q]
-    return float(reached.iloc[0]) if len(reached) else math.nan
-
-
 def resolution_summary(durations: pd.DataFrame, target_hours: float = 24.0) -> pd.DataFrame:
     """Kaplan-Meier median and p90 hours to resolution and the share resolved within target.
 
@@ -184,11 +185,11 @@ def resolution_summary(durations: pd.DataFrame, target_hours: float = 24.0) -> p
     """
     rows = []
     for group, part, km in _resolution_fits(durations):
-        in_force = np.searchsorted(km.time, target_hours, side="right") - 1  # step at target
+        # a share q resolved is the unresolved share (survival) at 1 - q
         row = {"tickets": len(part), "open": int((~part.resolved).sum()),
-               "median_hours": _km_quantile(km, 0.5),
-               "p90_hours": _km_quantile(km, 0.9),
-               "within_target": 1 - float(km.survival.iloc[in_force])}
+               "median_hours": first_time_at_or_below(km, 1 - 0.5),
+               "p90_hours": first_time_at_or_below(km, 1 - 0.9),
+               "within_target": 1 - float(at_times(km, [target_hours]).survival.iloc[0])}
         rows.append({"group": group, **row} if group is not None else row)
     return pd.DataFrame(rows)
 
@@ -222,31 +223,23 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         _first=first_by(ibis.struct(attributes), o.order_ts, o.order_id))
     firsts = firsts.select("customer_id", *(firsts._first[c].name(c) for c in attributes))
     # Everything is joined onto the first orders in the engine; one row per customer returns.
-    # Ids are compared as text only where two tables store them as different types.
     facts = firsts
-
-    def by_order(table: ir.Table, **aggregates: ir.Scalar) -> None:
-        nonlocal facts
-        ours, theirs = _ids(facts.order_id, table.order_id)
-        per = table.group_by(_key=theirs).aggregate(**aggregates)
-        facts = facts.mutate(_key=ours).left_join(per, "_key").drop("_key", "_key_right")
-
     if returns is not None:
-        by_order(returns, _returned=_.count() > 0)
+        facts = _attach(facts, "order_id", returns, _returned=_.count() > 0)
     if tickets is not None and "order_id" in tickets.columns:
         t = tickets.filter(tickets.order_id.notnull())
         resolved = t.resolved_ts if "resolved_ts" in t.columns else ibis.null("timestamp")
-        by_order(t, _ticket_hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
-                 _ticket_open=resolved.isnull().any())
+        facts = _attach(facts, "order_id", t,
+                        _ticket_hours=(resolved.delta(t.opened_ts, unit="second") / HOURS).max(),
+                        _ticket_open=resolved.isnull().any())
     if surveys is not None and "order_id" in surveys.columns:
         c = surveys.filter((surveys.metric == "csat") & surveys.order_id.notnull())
         top = (c.scale_max if "scale_max" in c.columns else ibis.literal(5.0)).fill_null(5.0)
-        by_order(c, _csat_low=(c.score <= top - 3).any())  # the bottom two boxes
+        facts = _attach(facts, "order_id", c,
+                        _csat_low=(c.score <= top - 3).any())  # the bottom two boxes
     if surveys is not None:
         n = surveys.filter(surveys.metric == "nps")
-        ours, theirs = _ids(facts.customer_id, n.customer_id)
-        per = n.group_by(_key=theirs).aggregate(_nps=first_by(n.score, n.response_ts))
-        facts = facts.mutate(_key=ours).left_join(per, "_key").drop("_key", "_key_right")
+        facts = _attach(facts, "customer_id", n, _nps=first_by(n.score, n.response_ts))
     # the order id has done its work: a million of them would only slow the way back
     facts = facts.drop("order_id")
     frame = customer_frame(facts)

@@ -101,3 +101,34 @@ def at_times(km: pd.DataFrame, times: np.ndarray) -> pd.DataFrame:
     at_risk = np.append(km.at_risk.to_numpy(), 0)[later]
     picked = km.iloc[in_force].reset_index(drop=True)
     return picked.assign(time=times, at_risk=at_risk)
+
+
+def every(km: pd.DataFrame, step: float) -> pd.DataFrame:
+    """:func:`at_times` at 0, ``step``, 2 ``step``, ... up to the longest duration.
+
+    Examples
+    --------
+    >>> km = kaplan_meier(np.array([2.0, 5.0, 8.0]), np.array([False, True, True]))
+    >>> every(km, 4.0).time.tolist()
+    [0.0, 4.0, 8.0]
+    """
+    return at_times(km, np.arange(0.0, km.time.iloc[-1] + step, step))
+
+
+def first_time_at_or_below(km: pd.DataFrame, q: float, column: str = "survival") -> float:
+    """The first time ``column`` (survival or one of its bounds) is ``q`` or less.
+
+    NaN when it never gets there: fewer than ``1 - q`` of the subjects had the event in the
+    follow-up. The median is ``q = 0.5``; lifelines' median and its interval read the curve
+    and its bounds the same way.
+
+    Examples
+    --------
+    >>> km = kaplan_meier(np.array([2.0, 5.0, 8.0]), np.array([False, True, True]))
+    >>> first_time_at_or_below(km, 0.5), first_time_at_or_below(km, 0.5, "high")
+    (5.0, 8.0)
+    """
+    values = km[column].to_numpy()
+    if values[-1] > q:
+        return np.nan
+    return float(km.time.iloc[np.searchsorted(-values, -q)])
