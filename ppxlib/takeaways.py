@@ -144,18 +144,33 @@ def revenue_per_customer(retention: pd.DataFrame, currency: str = "", unit: str 
 
 
 def period_metrics(metrics: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
-    """The month's retention in both versions, churn, lifespan and simple CLV in one sentence."""
+    """The month's share kept, retention and churn rates, and the lifespan they imply, in the
+    glossary's words (:mod:`ppxlib.glossary`).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"month": [pd.Period("2024-02", "M")], "customers_start": [200],
+    ...     "retention_rate_exact": [0.9], "won_back_rate": [0.02], "retention_rate": [0.92],
+    ...     "churn_rate": [0.08], "churn_rate_12m": [0.05], "lifespan_months": [20.0],
+    ...     "aov_window": [50.0], "frequency_per_month": [0.3], "simple_clv": [300.0]})
+    >>> period_metrics(m, pd.Period("2024-02", "M"))[:97]
+    'In February 2024, 90.0% of the 200 current customers at the start of the month were still current'
+    """
     row = metrics.set_index("month").loc[month] if month in set(metrics.month) else None
     if row is None or math.isnan(row.retention_rate):
         return "There is not enough history yet to compute retention for this month."
-    text = (f"In {month.strftime('%B %Y')} retention was {row.retention_rate:.1%} by the "
-            f"seeds' formula (E − N) / S; {row.reactivation_rate:.1%} of that are customers "
-            f"who came back after a lapse, so {row.retention_rate_exact:.1%} of the customers "
-            f"at the start of the month were still customers at its end")
+    text = (f"In {month.strftime('%B %Y')}, {row.retention_rate_exact:.1%} of the "
+            f"{row.customers_start:,.0f} current customers at the start of the month were still "
+            f"current customers at its end (share kept); counting the {row.won_back_rate:.1%} "
+            f"won back, the retention rate was {row.retention_rate:.1%} and the churn rate "
+            f"{row.churn_rate:.1%}")
+    if not math.isnan(row.lifespan_months):
+        text += (f". Churn averaged {row.churn_rate_12m:.1%} a month over the 12 months to "
+                 f"{month.strftime('%B %Y')}, a lifespan of {row.lifespan_months:.0f} months")
     if not math.isnan(row.simple_clv):
-        text += (f". Simple CLV: {money(row.aov_window, currency)} per order × "
+        text += (f"; simple CLV: {money(row.aov_window, currency)} per order × "
                  f"{row.frequency_per_month:.2f} orders a month × {row.lifespan_months:.0f} "
-                 f"months' lifespan ≈ {money(row.simple_clv, currency)}")
+                 f"months ≈ {money(row.simple_clv, currency)}")
     return text + "."
 
 
@@ -199,8 +214,8 @@ def lifecycle(loyalty: pd.DataFrame, month: pd.Period) -> str:
     r = here.iloc[0]
     return (f"In {month.strftime('%B %Y')}, {r.less_loyal:,} customers became less engaged "
             f"({r.less_loyal - r.lost:,} started sleeping, {r.lost:,} were lost), "
-            f"{r.came_back:,} came back after sleeping or being lost, and {r.acquired:,} new "
-            f"customers were acquired.")
+            f"{r.came_back:,} were reactivated (came back after sleeping or being lost), and "
+            f"{r.acquired:,} new customers were acquired.")
 
 
 def rfm(segments: pd.DataFrame) -> str:
@@ -273,13 +288,26 @@ def clv_concentration(curve: pd.DataFrame, clv: pd.Series, months: int,
 
 
 def simple_vs_model(simple: float, model_same_horizon: float, lifespan_months: float,
-                    currency: str = "") -> str:
-    """Compare the seeds' three-factor CLV with the model's over the same horizon."""
+                    currency: str = "", churn_12m: float | None = None,
+                    month: pd.Period | None = None) -> str:
+    """Compare the seeds' three-factor CLV with the model's over the same horizon, naming the
+    churn the lifespan comes from (the same number the retention report shows).
+
+    Examples
+    --------
+    >>> simple_vs_model(300.0, 200.0, 20.0, "€", 0.05, pd.Period("2024-02", "M"))[:60]
+    'Simple CLV is €300 per current customer: a lifespan of 20 mo'
+    """
     if math.isnan(simple) or math.isnan(model_same_horizon):
         return "There is not enough history to compare the simple and the model CLV."
     ratio = simple / model_same_horizon if model_same_horizon else float("nan")
-    return (f"Simple CLV is {money(simple, currency)} per active customer; the model, over "
-            f"the same {lifespan_months:.0f} months without discounting, says "
+    source = ""
+    if churn_12m is not None and month is not None:
+        source = (f" (1 ÷ the {churn_12m:.1%} monthly churn averaged over the 12 months to "
+                  f"{month.strftime('%B %Y')})")
+    return (f"Simple CLV is {money(simple, currency)} per current customer: a lifespan of "
+            f"{lifespan_months:.0f} months{source}; the model, over the same "
+            f"{lifespan_months:.0f} months without discounting, says "
             f"{money(model_same_horizon, currency)} ({ratio:.1f}× apart).")
 
 
