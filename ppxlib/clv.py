@@ -794,6 +794,61 @@ def _normal_draws(model: CLVModel, draws: int, rng: np.random.Generator) -> Iter
         yield drawn
 
 
+def at_risk(scores: pd.DataFrame, p_alive: pd.Series, lost_days: float,
+            threshold: float = 0.5) -> dict:
+    """Current customers more likely gone than active, ranked by the value at risk.
+
+    The value at risk of a customer is what they have spent so far times the chance that they
+    have stopped buying, ``monetary × (1 − P(alive))``: the spend a win-back would protect,
+    if the past is a guide. Customers already past the lost threshold are not ranked (they are
+    counted apart: contacting them is a win-back campaign, not a save).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`ppxlib.rfm.rfm_scores` output (``recency_days, frequency, monetary, segment``).
+    p_alive : pandas.Series
+        P(alive) per customer (:meth:`CLVModel.p_alive`).
+    lost_days : float
+        The lifecycle's lost threshold.
+    threshold : float
+        Customers with P(alive) below this are "more likely gone than active".
+
+    Returns
+    -------
+    dict
+        ``table``: ``customer_id`` (index), ``orders, total_spend, days_since_last_order,
+        p_alive, value_at_risk, segment``, highest value at risk first (ties by id);
+        ``candidates`` (rows in the table), ``already_lost`` (customers past the lost
+        threshold with P(alive) below ``threshold``, not in the table).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"recency_days": [10, 200, 900], "frequency": [3, 2, 5],
+    ...                        "monetary": [300.0, 100.0, 900.0], "segment": ["x", "y", "z"]},
+    ...                       index=["a", "b", "c"])
+    >>> got = at_risk(scores, pd.Series([0.4, 0.2, 0.1], index=["a", "b", "c"]), 365)
+    >>> got["table"].index.tolist(), got["already_lost"]
+    (['a', 'b'], 1)
+    """
+    alive = p_alive.reindex(scores.index)
+    likely_gone = alive < threshold
+    lost = scores.recency_days > lost_days
+    chosen = scores[likely_gone & ~lost]
+    table = pd.DataFrame({
+        "orders": chosen.frequency,
+        "total_spend": chosen.monetary,
+        "days_since_last_order": chosen.recency_days,
+        "p_alive": alive[chosen.index],
+        "value_at_risk": chosen.monetary * (1 - alive[chosen.index]),
+        "segment": chosen.segment,
+    })
+    table = table.rename_axis("customer_id").reset_index().sort_values(
+        ["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
+    return {"table": table.set_index("customer_id"), "candidates": len(table),
+            "already_lost": int((likely_gone & lost).sum())}
+
+
 def p_alive_matrix(model: CLVModel, summary: pd.DataFrame, max_frequency: int = 20,
                    recency_bins: int = 12) -> pd.DataFrame:
     """P(alive) on a grid of repeat purchases × recency, for a customer of the median age.

@@ -79,7 +79,7 @@ def headline(kpis: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
     ...                   "value": [10, 12, 600.0, 50.0, 0.25],
     ...                   "change": [0, 0, 0, 0, -0.02]})
     >>> headline(k, pd.Period("2024-02", "M"))
-    'In February 2024, 10 customers placed 12 orders worth 600 (average order 50.00); \
+    'In February 2024, 10 buyers placed 12 orders worth 600 (average order 50.00); \
 the 365-day repeat purchase rate is 25.0% (-2.0 pp on January).'
     """
     k = kpis.set_index("kpi")
@@ -89,7 +89,7 @@ the 365-day repeat purchase rate is 25.0% (-2.0 pp on January).'
     aov = float(k.at["aov", "value"])
     aov_text = "n/a" if math.isnan(aov) else f"{currency}{aov:,.2f}"
     rate = float(k.at["repeat_purchase_rate", "value"])
-    return (f"In {month.strftime('%B %Y')}, {int(k.at['customers', 'value']):,} customers placed "
+    return (f"In {month.strftime('%B %Y')}, {int(k.at['customers', 'value']):,} buyers placed "
             f"{int(k.at['orders', 'value']):,} orders worth "
             f"{money(float(k.at['revenue', 'value']), currency)} (average order {aov_text}); "
             f"the 365-day repeat purchase rate is {_pct(rate, signed=False)}{change}.")
@@ -245,38 +245,50 @@ def holdout(errors: dict, weeks: float) -> str:
             f"mean absolute error {errors['mae']:.2f} per customer).")
 
 
-def model_comparison(table: pd.DataFrame, weeks: float) -> str:
-    """Whether BG/NBD (the report's model) predicts the held-back weeks as well as the others.
+def model_comparison(table: pd.DataFrame, weeks: float, used: str = "BG/NBD") -> str:
+    """How the purchase model this report uses predicted the held-back weeks against the others.
 
     Examples
     --------
     >>> t = pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
     ...                   "mae": [0.80, 0.79, 0.70], "customers": [2000] * 3})
-    >>> model_comparison(t, 26)[:60]
-    'Over the 26 held-back weeks, Pareto/NBD predicted customers’'
+    >>> model_comparison(t, 26, "MBG/NBD")[:62]
+    'Over the 26 held-back weeks, Pareto/NBD predicted customers’ p'
     """
     scored = table.dropna(subset=["mae"])
-    if "BG/NBD" not in set(scored.model) or len(scored) < 2:
+    if used not in set(scored.model) or len(scored) < 2:
         return "Too few of the models could be fitted to compare them."
-    ours = float(scored.loc[scored.model == "BG/NBD", "mae"].iloc[0])
+    ours = float(scored.loc[scored.model == used, "mae"].iloc[0])
     best = scored.loc[scored.mae.idxmin()]
     others = ", ".join(f"{r.model} {r.mae:.3f}" for r in scored.itertuples())
-    if best.model == "BG/NBD" or best.mae >= 0.98 * ours:
-        return (f"BG/NBD, the model this report uses, predicts the {weeks:.0f} held-back weeks "
+    if best.model == used or best.mae >= 0.98 * ours:
+        return (f"{used}, the model this report uses, predicts the {weeks:.0f} held-back weeks "
                 f"about as well as the alternatives or better (mean absolute error per "
                 f"customer: {others}).")
     return (f"Over the {weeks:.0f} held-back weeks, {best.model} predicted customers’ "
-            f"purchases better than BG/NBD (mean absolute error {best.mae:.3f} vs "
+            f"purchases better than {used} (mean absolute error {best.mae:.3f} vs "
             f"{ours:.3f}, on {int(best.customers):,} customers); worth a look if the "
             "difference persists from month to month.")
 
 
-def at_risk(table: pd.DataFrame, currency: str = "") -> str:
-    """E.g. "120 of the top-decile customers by spend are more likely gone than active..."."""
+def at_risk(risk: dict, shown: int, currency: str = "") -> str:
+    """What the at-risk table holds, how it is ranked and how many rows it shows.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"value_at_risk": [50.0, 30.0]})
+    >>> at_risk({"table": t, "candidates": 2, "already_lost": 7}, 25, "€")[:58]
+    '2 current customers are more likely gone than active, with'
+    """
+    table = risk["table"]
+    lost = (f" {risk['already_lost']:,} more are already past the lost threshold and are left "
+            "to the win-back segments." if risk["already_lost"] else "")
     if table.empty:
-        return "No high-value customer is more likely gone than active."
-    return (f"{len(table):,} high-value customers are more likely gone than active; together "
-            f"they have spent {money(table.total_spend.sum(), currency)} so far.")
+        return "No current customer is more likely gone than active." + lost
+    return (f"{risk['candidates']:,} current customers are more likely gone than active, with "
+            f"{money(table.value_at_risk.sum(), currency)} of past spend at risk (spend so far "
+            f"× the chance they have stopped buying); the table shows the "
+            f"{min(shown, risk['candidates']):,} with the most at risk.{lost}")
 
 
 def clv_concentration(curve: pd.DataFrame, clv: pd.Series, months: int,

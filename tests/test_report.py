@@ -201,20 +201,29 @@ def test_a_secret_in_the_source_never_reaches_any_output(tmp_path, snapshot):
 
 
 def test_retention_report_records_what_the_library_computes(sample_run):
+    from ppxlib.lifecycle import thresholds
+    from ppxlib.pointintime import as_at, month_end
     from ppxlib.retention import period_metrics
 
     out, _ = sample_run
     manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
     got = next(n for n in manifest["notebooks"] if n["name"] == "01_retention")["metrics"]
-    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
-    row = period_metrics(clean.orders, "2026-10").set_index("month").iloc[-1]
+    clean = as_at(ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime()),
+                  month_end("2026-10"))
+    found = thresholds(clean.orders)
+    row = period_metrics(clean.orders, "2026-10", activity_window_days=found["lost_days"]
+                         ).set_index("month").iloc[-1]
     assert got["retention_rate"] == pytest.approx(row.retention_rate, rel=1e-12)
     assert got["retention_rate_exact"] == pytest.approx(row.retention_rate_exact, rel=1e-12)
     assert got["simple_clv"] == pytest.approx(row.simple_clv, rel=1e-12)
     assert 0 < got["reorder_within_90"] < 1 and got["sleeping_days"] < got["lost_days"]
+    # one word, one number: the retention table and the lifecycle section agree
+    assert got["lost"] == got["lifecycle_lost"] > 0
+    assert got["current_customers"] == got["lifecycle_current"]
     text = _text((out / "2026-10" / "01_retention.html").read_text())
     assert "Across cohorts," in text and "Champions are" in text
-    assert "by the seeds' formula (E − N) / S" in text
+    assert f"{got['lost']:,} were lost" in text  # the lifecycle sentence's number
+    assert "(share kept)" in text and "Definitions" in text
 
 
 def test_a_one_month_shop_says_there_is_nothing_to_show_yet(tmp_path):
@@ -230,16 +239,23 @@ def test_a_one_month_shop_says_there_is_nothing_to_show_yet(tmp_path):
 
 def test_churn_and_clv_reports_record_the_fitted_model(sample_run):
     from ppxlib.clv import fit_clv
+    from ppxlib.pointintime import as_at, month_end
     from ppxlib.summary import rfm_summary
 
     out, _ = sample_run
     manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
     metrics = {n["name"]: n["metrics"] for n in manifest["notebooks"]}
-    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
+    clean = as_at(ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime()),
+                  month_end("2026-10"))
     summary = rfm_summary(clean.orders, "2026-10-31", freq_multiplier=7)
-    model = fit_clv(summary, time_unit_days=7)
-    for name in ("r", "alpha", "a", "b", "p", "q", "gamma"):
-        assert metrics["02_churn"][f"bgnbd_{name}"] == pytest.approx(model.params_[name])
+    used = metrics["02_churn"]["purchase_model"]
+    assert used in ("MBG/NBD", "Pareto/NBD") and metrics["03_clv"]["purchase_model"] == used
+    model = fit_clv(summary, time_unit_days=7, purchase_model=used)
+    prefix = used.replace("/", "").lower()
+    for name in model.params_.index:
+        key = f"gg_{name}" if name in ("p", "q", "gamma") else f"{prefix}_{name}"
+        assert metrics["02_churn"][key] == pytest.approx(model.params_[name]), key
+    assert not any(k.startswith("bgnbd_") for k in metrics["02_churn"])
     assert metrics["03_clv"]["mean_clv"] == pytest.approx(
         model.clv(summary, 12, 0.01).mean(), rel=1e-9)
     low, high = (metrics["03_clv"]["expected_repeat_orders_low"],
@@ -248,6 +264,7 @@ def test_churn_and_clv_reports_record_the_fitted_model(sample_run):
     churn = (out / "2026-10" / "02_churn.html").read_text()
     assert re.search(r"C00\d{4}", churn)  # not redacted: ids shown ...
     assert "contains customer ids" in churn or "shows customer ids" in churn  # ... and said
+    assert f"predicted with {used}" in _text(churn)  # which model, and why, is said
 
 
 def test_redacted_churn_report_shows_pseudonyms_only(tmp_path):

@@ -108,3 +108,22 @@ def test_the_overviews_monthly_activity_gives_the_same_metrics(orders):
     pd.testing.assert_frame_equal(shared, period_metrics(table, "2025-05",
                                                          activity_window_days=W))
     assert shared.month.iloc[-1] == pd.Period("2025-05", "M")
+
+
+def test_lifecycle_and_retention_counts_agree_when_the_window_is_the_lost_threshold(orders):
+    """One word, one number: the reports' "lost" and "current customers" on either page."""
+    from ppxlib.lifecycle import lifecycle, loyalty_moves, migration_matrix
+
+    table = ibis.memtable(orders)
+    metrics = period_metrics(table, "2025-06", activity_window_days=W).set_index("month")
+    states, moves = lifecycle(table, "2025-06", sleeping_days=50, lost_days=W)
+    states = states.set_index("month")
+    loyalty = loyalty_moves(moves).set_index("month")
+    for month in metrics.index[1:]:
+        current = states.loc[month, ["new", "active", "reactivated", "sleeping"]].sum()
+        assert metrics.loc[month, "customers_end"] == current, month
+        assert metrics.loc[month, "lost"] == loyalty.loc[month, "lost"], month
+        assert metrics.loc[month, "new_customers"] == loyalty.loc[month, "acquired"], month
+        matrix = migration_matrix(moves, month)
+        assert metrics.loc[month, "won_back"] == matrix.loc["lost"].drop("lost").sum(), month
+    assert metrics.lost.sum() > 0 and metrics.won_back.sum() > 0
