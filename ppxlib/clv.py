@@ -266,6 +266,9 @@ def _fit_other(rows: pd.DataFrame, name: str, notes: list[str]):
                 notes.append(f"{name} needed a penalizer of {penalizer:g}.")
             if getattr(fitter, "_hessian_", None) is None:
                 fitter._hessian_ = _numerical_hessian(fitter, rows)
+            # a simulator closure lifetimes attaches: it cannot be pickled, and the reports
+            # share fitted models between notebooks as pickles
+            vars(fitter).pop("generate_new_data", None)
             return fitter
         errors.append(f"penalizer {penalizer:g}: non-finite parameters")
     raise CLVFitError(f"the {name} model did not converge (" + "; ".join(errors) + ").")

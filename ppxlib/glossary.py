@@ -160,6 +160,19 @@ def definitions_html(keys: list[str] | None = None, sleeping_days: float | None 
             f"<dl>{items}</dl></section>")
 
 
+def window(month, months: int = 1) -> str:
+    """A report window in words: the month, or the ``months`` months to it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> window(pd.Period("2026-10", "M")), window(pd.Period("2026-10", "M"), 12)
+    ('October 2026', 'the 12 months to October 2026')
+    """
+    name = month.strftime("%B %Y")
+    return name if months == 1 else f"the {months} months to {name}"
+
+
 #: The sentence each report's first screen carries, pointing at its Definitions section.
 SEE_DEFINITIONS = ('Words such as "lost", "churn" and "current customer" are defined once '
                    'for every report, in the Definitions at the end of this page.')

@@ -354,3 +354,12 @@ def test_sample_churn_model_ranks_lost_customers_below_champions():
                             sleeping_days=found["sleeping_days"], lost_days=found["lost_days"])
     mean = model.p_alive(summary).groupby(scores.segment.reindex(summary.index)).mean()
     assert max(mean["Lost"], mean["Hibernating"]) < min(mean["Champions"], mean["Loyal"])
+
+
+def test_fitted_drop_out_models_can_be_shared_between_notebooks(cdnow_calibration):
+    import pickle
+
+    model = fit_clv(cdnow_calibration, time_unit_days=7, purchase_model="MBG/NBD")
+    copy = pickle.loads(pickle.dumps(model))
+    pd.testing.assert_series_equal(copy.p_alive(cdnow_calibration),
+                                   model.p_alive(cdnow_calibration))
