@@ -91,8 +91,9 @@ def _window_buyers(orders: ir.Table, last: int, window_days: int, customer_id_co
     index = np.arange(int(compact.start.min()) if len(compact) else last, last + 2)
     counts = {}
     for kind in ("buyer", "repeat"):
-        ends = compact[f"{kind}_end"]
-        runs_here = compact[ends.notna() & (compact.start <= ends)]
+        ends = pd.to_numeric(compact[f"{kind}_end"])  # all missing without repeats: object
+        runs_here = compact.assign(**{f"{kind}_end": ends})[ends.notna()
+                                                            & (compact.start <= ends)]
         starts = runs_here.groupby("start").n.sum().reindex(index, fill_value=0)
         stops = runs_here.groupby(f"{kind}_end").n.sum()
         stops.index = stops.index.astype("int64")

@@ -127,3 +127,11 @@ def test_lifecycle_and_retention_counts_agree_when_the_window_is_the_lost_thresh
         matrix = migration_matrix(moves, month)
         assert metrics.loc[month, "won_back"] == matrix.loc["lost"].drop("lost").sum(), month
     assert metrics.lost.sum() > 0 and metrics.won_back.sum() > 0
+
+
+def test_a_shop_without_repeat_purchases_has_no_repeat_customers():
+    orders = pd.DataFrame({"customer_id": ["a", "b"], "amount": [10.0, 20.0],
+                           "order_ts": pd.to_datetime(["2024-01-05", "2024-02-09"])})
+    metrics = period_metrics(ibis.memtable(orders), "2024-03", activity_window_days=90)
+    assert metrics.repeat_customers.tolist() == [0, 0, 0]
+    assert metrics.repeat_purchase_rate.tolist() == [0.0, 0.0, 0.0]
