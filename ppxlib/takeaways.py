@@ -431,11 +431,11 @@ highest for app (80%, 74–85%).'
     label, name = metric.upper(), name or by.replace("_", " ")
     found = standouts(table, by, min_n=min_n)
     if found.empty:
-        spread = ""
-        if len(table) > 1 and table.score.notna().any():
-            spread = (f" (from {_score(metric, table.score.min())} to "
-                      f"{_score(metric, table.score.max())})")
-        return f"In {window}, {label} does not differ clearly between {name} groups{spread}."
+        # the range of the groups large enough to judge: a group of three can read -100
+        judged = table[table.n >= min_n].score.dropna()
+        spread = (f" (from {_score(metric, judged.min())} to {_score(metric, judged.max())})"
+                  if len(judged) > 1 else "")
+        return f"In {window}, {label} does not differ clearly between groups by {name}{spread}."
     found = found.sort_values("score")
 
     def named(r) -> str:
@@ -444,7 +444,7 @@ highest for app (80%, 74–85%).'
     worst, top = found.iloc[0], found.iloc[-1]
     if len(found) == 1:
         return (f"In {window}, {label} stands out for {named(top)}: {top.direction} than "
-                f"the other {name} groups ({_score(metric, top.rest)}).")
+                f"the other groups by {name} ({_score(metric, top.rest)}).")
     return (f"In {window}, {label} is clearly lowest for {named(worst)} and highest for "
             f"{named(top)}.")
 
@@ -461,8 +461,8 @@ ORDER_PHRASES = {
 
 
 def _scored(metric: str, value: float) -> str:
-    """A score with what it counts: "37% satisfied", "73% found it easy", "-49"."""
-    what = {"csat": " satisfied", "ces": " found it easy"}.get(metric, "")
+    """A score with what it counts: "37% satisfied", "73% easy", "-49"."""
+    what = {"csat": " satisfied", "ces": " easy"}.get(metric, "")
     return f"{_score(metric, value)}{what}"
 
 
@@ -511,7 +511,8 @@ def survey_lead(ranked: list[dict], window: str, names: dict | None = None) -> s
     if lead is None:
         return (f"In {window}, no breakdown of the survey scores shows a clear difference "
                 "between groups.")
-    return "The clearest difference. " + survey_difference(lead, window, names.get(lead["by"]))
+    text = survey_difference(lead, window, names.get(lead["by"]))
+    return "The clearest difference: i" + text[1:]
 
 
 def single_groups(found: list[dict], window: str, names: dict | None = None) -> str | None:
@@ -529,8 +530,12 @@ group: NPS by touchpoint (all relationship).'
     single = [b for b in found if b["groups"] == 1]
     if not single:
         return None
+    def only(b: dict) -> str:
+        group = b["table"][b["by"]].iloc[0]
+        return "all " + ORDER_PHRASES.get((b["by"], group), str(group))
+
     parts = [f"{b['metric'].upper()} by {names.get(b['by'], b['by'].replace('_', ' '))} "
-             f"(all {b['table'][b['by']].iloc[0]})" for b in single]
+             f"({only(b)})" for b in single]
     return (f"Not broken down, as all their answers in {window} fall in one group: "
             + ", ".join(parts) + ".")
 
