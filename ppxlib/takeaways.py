@@ -434,7 +434,7 @@ highest for app (80%, 74–85%).'
         # the range of the groups large enough to judge: a group of three can read -100
         judged = table[table.n >= min_n].score.dropna()
         spread = (f" (from {_score(metric, judged.min())} to {_score(metric, judged.max())})"
-                  if len(judged) > 1 else "")
+                  if len(judged) > 1 else f" (fewer than {min_n} answers in most groups)")
         return f"In {window}, {label} does not differ clearly between groups by {name}{spread}."
     found = found.sort_values("score")
 
@@ -497,6 +497,8 @@ def survey_difference(found: dict, window: str, name: str | None = None) -> str:
         near, far = sorted((abs(low), abs(high)))
         return (text + f": {abs(diff):.0f} points {'lower' if diff < 0 else 'higher'} "
                 f"({near:.0f} to {far:.0f}).")
+    if lead.get("small_n"):
+        return text + ": too few answers to judge."
     return text + f", not a clear difference ({low:+.0f} to {high:+.0f} points)."
 
 
@@ -564,8 +566,11 @@ stands out (each from 8.0% to 9.3%, within chance of the others).'
     text = f"{returned / orders:.1%} of {window} were returned by then"
     found = standouts(table, by, "return_rate", "orders", successes="returned", min_n=min_n)
     if found.empty:
-        return (text + f"; no {by} stands out (each from {table.return_rate.min():.1%} to "
-                f"{table.return_rate.max():.1%}, within chance of the others).")
+        judged = table[table.orders >= min_n].return_rate
+        if len(judged) < 2:
+            return text + f"; too few orders per {by} to compare them."
+        return (text + f"; no {by} stands out (each from {judged.min():.1%} to "
+                f"{judged.max():.1%}, within chance of the others).")
     parts = [f"{r[by]} {'more' if r['direction'] == 'higher' else 'less'} often "
              f"({r['return_rate']:.1%}, {_ci(r['low'], r['high'])}, against {r['rest']:.1%} "
              f"for the "

@@ -116,6 +116,10 @@ def test_survey_lead_and_single_groups_from_breakdowns():
     assert lead.startswith("The clearest difference: in the 12 months to October 2026, CSAT "
                            "after a late delivery was 37% satisfied (n = 100) against 80% "
                            "after an on-time one (n = 100): 43 points lower (")
+    few = breakdown(counts({"late": {5: 1, 1: 13}, "on time": {5: 80, 1: 20}}, "delivery"),
+                    "csat", "delivery", reference="on time")
+    assert takeaways.survey_difference(few, WINDOW).endswith(
+        "(n = 100): too few answers to judge.")
     unclear = takeaways.survey_difference(kept, WINDOW)
     assert "not a clear difference" in unclear and "about one that was kept" in unclear
     assert takeaways.single_groups(ranked, WINDOW).endswith(
