@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 from ibis import _
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from ppxlib.cohorts import wilson_interval
@@ -64,6 +63,25 @@ def _scores(scores, low: float, high: float, metric: str) -> np.ndarray:
         raise ValueError(f"{metric}: {len(off):,} of {len(values):,} scores are outside the "
                          f"{low:g}-{high:g} scale: {shown}")
     return values
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (as statsmodels' ``multipletests``, "holm").
+
+    Written out because statsmodels runs a full garbage collection on every call, about a
+    third of a second in a report's kernel, and a report adjusts over a dozen breakdowns.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1))
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
 
 
 def default_cut(scale_min: float, scale_max: float) -> float:
@@ -285,7 +303,7 @@ def _test_groups(frame, counts, metric, by, higher_is_better, cut) -> pd.DataFra
     valid = frame.p_value.notna()
     frame["p_adjusted"] = np.nan
     if valid.any():
-        frame.loc[valid, "p_adjusted"] = multipletests(frame.p_value[valid], method="holm")[1]
+        frame.loc[valid, "p_adjusted"] = holm(frame.p_value[valid])
     # A handful of answers can look extreme by chance: small groups are shown, never claimed.
     frame["significant"] = (frame.p_adjusted < 0.05) & ~frame.small_n
     return frame

@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
+
+from ppxlib.survey import holm
 
 #: Groups with fewer observations are never named as standing out.
 MIN_N = 30
@@ -382,8 +383,7 @@ def standouts(table: pd.DataFrame, by: str, value: str = "score", n: str = "n",
         frame["p_adjusted"] = np.nan
         valid = ~np.isnan(p)
         if valid.any():
-            frame.loc[valid, "p_adjusted"] = multipletests(np.asarray(p)[valid],
-                                                           method="holm")[1]
+            frame.loc[valid, "p_adjusted"] = holm(np.asarray(p)[valid])
     elif "p_adjusted" not in frame:
         frame["p_adjusted"] = np.nan  # one group, or nothing tested: nothing stands out
     frame["direction"] = np.where(frame[value] > frame.rest, "higher", "lower")

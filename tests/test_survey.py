@@ -350,3 +350,13 @@ def survey_rank(breakdowns):
     from ppxlib.survey import rank_breakdowns
 
     return rank_breakdowns(breakdowns)
+
+
+def test_holm_equals_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from ppxlib.survey import holm
+
+    rng = np.random.default_rng(3)
+    for p in (rng.uniform(0, 0.2, 12), np.array([0.5]), np.array([0.01, 0.01, 0.2, 0.04])):
+        assert holm(p) == pytest.approx(multipletests(p, method="holm")[1])
