@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportions_ztest
+
+from ppxlib.survey import holm
+
+#: Groups with fewer observations are never named as standing out.
+MIN_N = 30
 
 
 def _pct(x: float, signed: bool = True) -> str:
@@ -178,6 +185,9 @@ def reorder(summary: pd.DataFrame, comparison: dict | None = None, by: str | Non
             ) -> str:
     """E.g. "31.6% (30.3–32.9%) of customers place a second order within 90 days; ..."
 
+    Without any repeat purchase yet, says so in words (no zero rate, no test). Whether the
+    groups' curves differ is said in words; the test and its p-value belong in a note.
+
     Examples
     --------
     >>> s = pd.DataFrame({"customers": [100], "reordered": [60], "median_days": [120.0],
@@ -185,8 +195,13 @@ def reorder(summary: pd.DataFrame, comparison: dict | None = None, by: str | Non
     >>> reorder(s)
     '40.0% (30.0–50.0%) of customers place a second order within 90 days; half have \
 reordered after 120 days.'
+    >>> reorder(s.assign(reordered=0))
+    'No customer has ordered a second time yet (100 customers so far).'
     """
     overall = summary.iloc[0]
+    if int(overall.reordered) == 0 or (comparison or {}).get("reason"):
+        return (f"No customer has ordered a second time yet ({int(overall.customers):,} "
+                "customers so far).")
     horizon = next((h for h in (90, 30) if f"within_{h}" in summary
                     and not math.isnan(overall[f"within_{h}"])), None)
     if horizon is None:
@@ -199,9 +214,9 @@ reordered after 120 days.'
         text += "; fewer than half have reordered so far"
     else:
         text += f"; half have reordered after {overall.median_days:.0f} days"
-    if comparison is not None and by:
-        verdict = ("differ" if comparison["p_value"] < 0.05 else "do not differ clearly")
-        text += (f". By {by}, the curves {verdict} (log-rank p = {comparison['p_value']:.3g})")
+    if comparison is not None and by and not math.isnan(comparison["p_value"]):
+        verdict = "differ clearly" if comparison["p_value"] < 0.05 else "do not differ clearly"
+        text += f". By {by.replace('_', ' ')}, the curves {verdict}"
     return text + "."
 
 
@@ -323,8 +338,71 @@ def simple_vs_model(simple: float, model_same_horizon: float, lifespan_months: f
             f"{money(model_same_horizon, currency)} ({ratio:.1f}× apart).")
 
 
-def survey_scores(scores: pd.DataFrame) -> str:
-    """E.g. "Over the last twelve months NPS was +21 (17 to 26, n = 1,472); CSAT ..."."""
+def standouts(table: pd.DataFrame, by: str, value: str = "score", n: str = "n",
+              successes: str | None = None, min_n: int = MIN_N, alpha: float = 0.05
+              ) -> pd.DataFrame:
+    """Which group stands out, if any: the groups that differ clearly from all the others.
+
+    A group is named only if a test of it against the pooled other groups, Holm-corrected
+    across the groups, is below ``alpha``, and it has at least ``min_n`` observations: with
+    five categories one is always highest, and its own interval overlapping the rest means
+    it is not known to be higher. With ``successes`` (a count column, ``n`` the trials) the
+    test is the two-proportion z-test computed here; without, the table's ``p_adjusted``
+    (:func:`ppxlib.survey.summarise`, the same rule) is used. Groups on different scales
+    (a ``scale`` column) are compared only within their scale.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows that stand out, with ``rest`` (the pooled value of the other groups: the
+        ``n``-weighted mean of ``value``), ``direction`` ("higher" or "lower") and
+        ``p_adjusted``; empty when no group stands out.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"category": list("abcde"), "orders": [1000] * 5,
+    ...                   "returned": [80, 85, 130, 90, 88]})
+    >>> t["rate"] = t.returned / t.orders
+    >>> s = standouts(t, "category", "rate", "orders", successes="returned")
+    >>> s[["category", "direction"]].values.tolist(), round(float(s.rest.iloc[0]), 4)
+    ([['c', 'higher']], 0.0858)
+    """
+    frame = table.reset_index(drop=True).copy()
+    scale = frame["scale"] if "scale" in frame else pd.Series("", index=frame.index)
+    weight = frame[n].astype(float)
+    total_n = weight.groupby(scale).transform("sum")
+    total = (frame[value] * weight).groupby(scale).transform("sum")
+    others = total_n - weight
+    frame["rest"] = ((total - frame[value] * weight) / others.where(others > 0)).astype(float)
+    if successes is not None:
+        k = frame[successes].astype(float)
+        rest_k = k.groupby(scale).transform("sum") - k
+        p = [float(proportions_ztest([a, b], [m, r])[1]) if m and r and 0 < a + b < m + r
+             else (1.0 if m and r else math.nan)
+             for a, b, m, r in zip(k, rest_k, weight, others, strict=True)]
+        frame["p_adjusted"] = np.nan
+        valid = ~np.isnan(p)
+        if valid.any():
+            frame.loc[valid, "p_adjusted"] = holm(np.asarray(p)[valid])
+    elif "p_adjusted" not in frame:
+        frame["p_adjusted"] = np.nan  # one group, or nothing tested: nothing stands out
+    frame["direction"] = np.where(frame[value] > frame.rest, "higher", "lower")
+    clear = (frame.p_adjusted < alpha) & (frame[n] >= min_n) & frame.rest.notna()
+    return frame[clear].reset_index(drop=True)
+
+
+def _score(metric: str, value: float) -> str:
+    return f"{value:+.0f}" if metric == "nps" else f"{value:.0%}"
+
+
+def _interval(metric: str, low: float, high: float) -> str:
+    if metric == "nps":
+        return f"{low:+.0f} to {high:+.0f}"
+    return f"{low * 100:.0f}–{high:.0%}"
+
+
+def survey_scores(scores: pd.DataFrame, window: str) -> str:
+    """E.g. "In the 12 months to October 2026: NPS +21 (17 to 26, n = 1,472); CSAT ..."."""
     parts = []
     for r in scores.itertuples():
         if r.metric == "nps":
@@ -334,22 +412,172 @@ def survey_scores(scores: pd.DataFrame) -> str:
             what = "satisfied" if r.metric == "csat" else "found it easy"
             parts.append(f"{label} {r.score:.0%} {what} ({r.low:.0%}–{r.high:.0%}, "
                          f"{r.scale} scale, n = {r.n:,})")
-    return "Over the last twelve months: " + "; ".join(parts) + "."
+    return f"In {window}: " + "; ".join(parts) + "."
 
 
-def survey_groups(table: pd.DataFrame, metric: str, by: str) -> str:
-    """Name the groups that differ from the rest, or say none does."""
+def survey_groups(table: pd.DataFrame, metric: str, by: str, window: str,
+                  name: str | None = None, min_n: int = MIN_N) -> str:
+    """Name the groups that stand out from the rest (:func:`standouts`), or say none does.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"channel": ["app", "web"], "n": [200, 200], "score": [0.8, 0.5],
+    ...                   "low": [0.74, 0.43], "high": [0.85, 0.57],
+    ...                   "p_adjusted": [1e-9, 1e-9]})
+    >>> survey_groups(t, "csat", "channel", "the 12 months to October 2026")
+    'In the 12 months to October 2026, CSAT is clearly lowest for web (50%, 43–57%) and \
+highest for app (80%, 74–85%).'
+    """
+    label, name = metric.upper(), name or by.replace("_", " ")
+    found = standouts(table, by, min_n=min_n)
+    if found.empty:
+        # the range of the groups large enough to judge: a group of three can read -100
+        judged = table[table.n >= min_n].score.dropna()
+        spread = (f" (from {_score(metric, judged.min())} to {_score(metric, judged.max())})"
+                  if len(judged) > 1 else f" (fewer than {min_n} answers in most groups)")
+        return f"In {window}, {label} does not differ clearly between groups by {name}{spread}."
+    found = found.sort_values("score")
+
+    def named(r) -> str:
+        return f"{r[by]} ({_score(metric, r.score)}, {_interval(metric, r.low, r.high)})"
+
+    worst, top = found.iloc[0], found.iloc[-1]
+    if len(found) == 1:
+        return (f"In {window}, {label} stands out for {named(top)}: {top.direction} than "
+                f"the other groups by {name} ({_score(metric, top.rest)}).")
+    return (f"In {window}, {label} is clearly lowest for {named(worst)} and highest for "
+            f"{named(top)}.")
+
+
+#: How the groups of the order-experience breakdowns read in a sentence.
+ORDER_PHRASES = {
+    ("delivery", "late"): "after a late delivery",
+    ("delivery", "on time"): "after an on-time one",
+    ("returned", "returned"): "about an order that was returned",
+    ("returned", "not returned"): "about one that was kept",
+    ("ticket", "ticket"): "about an order with a support ticket",
+    ("ticket", "no ticket"): "about one without",
+}
+
+
+def _scored(metric: str, value: float) -> str:
+    """A score with what it counts: "37% satisfied", "73% easy", "-49"."""
+    what = {"csat": " satisfied", "ces": " easy"}.get(metric, "")
+    return f"{_score(metric, value)}{what}"
+
+
+def survey_difference(found: dict, window: str, name: str | None = None) -> str:
+    """One sentence for a :func:`ppxlib.survey.breakdown`: its clearest difference, or none.
+
+    Examples
+    --------
+    >>> lead = {"delivery": "late", "versus": "on time", "n": 186, "n_versus": 1243,
+    ...         "score": 0.37, "versus_score": 0.80, "difference": -0.43, "low": -0.50,
+    ...         "high": -0.35, "clear": True}
+    >>> survey_difference({"metric": "csat", "by": "delivery", "reference": "on time",
+    ...                    "table": None, "lead": lead, "clear": True, "groups": 2},
+    ...                   "the 12 months to October 2026")
+    'In the 12 months to October 2026, CSAT after a late delivery was 37% satisfied \
+(n = 186) against 80% after an on-time one (n = 1,243): 43 points lower (35 to 50).'
+    """
+    metric, by, lead = found["metric"], found["by"], found["lead"]
+    if found["reference"] is None:
+        return survey_groups(found["table"], metric, by, window, name)
     label = metric.upper()
-    if "significant" not in table or not table.significant.any():
-        return f"{label} does not differ clearly between {by.replace('_', ' ')} groups."
-    best = table[table.significant].sort_values("score")
-    worst, top = best.iloc[0], best.iloc[-1]
-    fmt = (lambda v: f"{v:+.0f}") if metric == "nps" else (lambda v: f"{v:.0%}")
-    if worst[by] == top[by]:
-        return (f"{label} stands out for {top[by]} ({fmt(top.score)}) against the other "
-                f"{by.replace('_', ' ')} groups.")
-    return (f"{label} is clearly lowest for {worst[by]} ({fmt(worst.score)}) and highest for "
-            f"{top[by]} ({fmt(top.score)}).")
+    if lead is None:
+        return f"In {window}, there are no {label} answers to compare by {name or by}."
+    mine = ORDER_PHRASES.get((by, lead[by]), f"for {lead[by]}")
+    theirs = ORDER_PHRASES.get((by, lead["versus"]), f"for {lead['versus']}")
+    scale = 1 if metric == "nps" else 100
+    diff, low, high = (lead[k] * scale for k in ("difference", "low", "high"))
+    text = (f"In {window}, {label} {mine} was {_scored(metric, lead['score'])} "
+            f"(n = {lead['n']:,}) against {_score(metric, lead['versus_score'])} {theirs} "
+            f"(n = {lead['n_versus']:,})")
+    if lead["clear"]:
+        near, far = sorted((abs(low), abs(high)))
+        return (text + f": {abs(diff):.0f} points {'lower' if diff < 0 else 'higher'} "
+                f"({near:.0f} to {far:.0f}).")
+    if lead.get("small_n"):
+        return text + ": too few answers to judge."
+    return text + f", not a clear difference ({low:+.0f} to {high:+.0f} points)."
+
+
+def survey_lead(ranked: list[dict], window: str, names: dict | None = None) -> str:
+    """The sentence that opens the breakdowns: the largest clear difference, or that none is.
+
+    ``ranked`` is :func:`ppxlib.survey.rank_breakdowns` output; ``names`` maps a breakdown's
+    column to its words ("rfm_segment" -> "RFM segment").
+    """
+    names = names or {}
+    lead = next((b for b in ranked if b["clear"] and b["groups"] > 1), None)
+    if lead is None:
+        return (f"In {window}, no breakdown of the survey scores shows a clear difference "
+                "between groups.")
+    text = survey_difference(lead, window, names.get(lead["by"]))
+    return "The clearest difference: i" + text[1:]
+
+
+def single_groups(found: list[dict], window: str, names: dict | None = None) -> str | None:
+    """One sentence for the breakdowns with nothing to compare (one group), or None.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"touchpoint": ["relationship"]})
+    >>> single_groups([{"metric": "nps", "by": "touchpoint", "groups": 1, "table": t}],
+    ...               "the 12 months to October 2026")
+    'Not broken down, as all their answers in the 12 months to October 2026 fall in one \
+group: NPS by touchpoint (all relationship).'
+    """
+    names = names or {}
+    single = [b for b in found if b["groups"] == 1]
+    if not single:
+        return None
+    def only(b: dict) -> str:
+        group = b["table"][b["by"]].iloc[0]
+        return "all " + ORDER_PHRASES.get((b["by"], group), str(group))
+
+    parts = [f"{b['metric'].upper()} by {names.get(b['by'], b['by'].replace('_', ' '))} "
+             f"({only(b)})" for b in single]
+    return (f"Not broken down, as all their answers in {window} fall in one group: "
+            + ", ".join(parts) + ".")
+
+
+def returns_by_group(table: pd.DataFrame, by: str, window: str, min_n: int = MIN_N) -> str:
+    """The return rate and the group that stands out (:func:`standouts`), if any.
+
+    ``table`` is :func:`ppxlib.experience.returns_by` output; ``window`` says which orders
+    ("orders placed up to the end of October 2026").
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"category": ["a", "b", "c"], "orders": [1000] * 3,
+    ...                   "returned": [80, 86, 93]})
+    >>> t["return_rate"] = t.returned / t.orders
+    >>> t["low"], t["high"] = t.return_rate - 0.02, t.return_rate + 0.02
+    >>> returns_by_group(t, "category", "orders placed up to the end of October 2026")
+    '8.6% of orders placed up to the end of October 2026 were returned by then; no category \
+stands out (each from 8.0% to 9.3%, within chance of the others).'
+    """
+    orders, returned = int(table.orders.sum()), int(table.returned.sum())
+    if not orders:
+        return f"There are no {window}."
+    if not returned:
+        return f"No returns recorded for the {orders:,} {window}."
+    text = f"{returned / orders:.1%} of {window} were returned by then"
+    found = standouts(table, by, "return_rate", "orders", successes="returned", min_n=min_n)
+    if found.empty:
+        judged = table[table.orders >= min_n].return_rate
+        if len(judged) < 2:
+            return text + f"; too few orders per {by} to compare them."
+        return (text + f"; no {by} stands out (each from {judged.min():.1%} to "
+                f"{judged.max():.1%}, within chance of the others).")
+    parts = [f"{r[by]} {'more' if r['direction'] == 'higher' else 'less'} often "
+             f"({r['return_rate']:.1%}, {_ci(r['low'], r['high'])}, against {r['rest']:.1%} "
+             f"for the "
+             f"other {by} groups)" for r in found.sort_values("return_rate",
+                                                               ascending=False
+                                                               ).to_dict("records")]
+    return text + "; clearly returned " + "; ".join(parts) + "."
 
 
 def experience_effects(effects: pd.DataFrame) -> str:
