@@ -452,7 +452,9 @@ def _delivered_before_order(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
 
 
 def _discount_above_amount(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
-    return (t.amount >= 0) & (t.discount > t.amount)  # a negative amount has its own rule
+    # A negative amount and a NaN discount have rules of their own (and DuckDB ranks NaN
+    # above every number).
+    return (t.amount >= 0) & ~t.discount.isnan() & (t.discount > t.amount)
 
 
 def _negative(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
@@ -488,7 +490,9 @@ def _survey_scale(t: ir.Table) -> tuple[ir.NumericValue, ir.NumericValue]:
 
 def _score_outside_scale(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
     low, high = _survey_scale(t)
-    return t.score.notnull() & ((t.score < low) | (t.score > high))
+    # NaN and inf have a rule of their own (and engines disagree on how NaN compares).
+    finite = t.score.notnull() & ~t.score.isnan() & ~t.score.isinf()
+    return finite & ((t.score < low) | (t.score > high))
 
 
 def _unknown_metric(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:

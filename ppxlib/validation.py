@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -252,17 +253,71 @@ def _frame_html(frame: pd.DataFrame) -> str:
             f"<tbody>{body}</tbody></table>")
 
 
+@dataclass(frozen=True)
+class LongLines(StructuralProblem):
+    """Lines of a CSV file longer than a reader accepts: ``(line, bytes)`` of each."""
+
+    path: str = ""
+    lines: tuple[tuple[int, int], ...] = ()
+
+
+class LongLinesError(ContractError):
+    """A CSV file has lines too long to be read; :mod:`ppxlib.sources` may leave them out."""
+
+    def __init__(self, problem: LongLines):
+        super().__init__([problem])
+        self.table, self.path, self.lines = problem.table, problem.path, list(problem.lines)
+
+
+#: The first bytes of files that are not text, by what they are.
+MAGIC = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a zip archive (an Excel workbook?)",
+         b"PAR1": "a Parquet file", b"BZh": "bzip2-compressed",
+         b"\x28\xb5\x2f\xfd": "zstd-compressed", b"\xfd7zXZ": "xz-compressed"}
+
+
+def file_kind(head: bytes) -> str | None:
+    """What a file is by its first bytes, when it is not plain text.
+
+    Examples
+    --------
+    >>> file_kind(b"\x1f\x8b\x08\x00"), file_kind(b"order_id,amount")
+    ('gzip-compressed', None)
+    """
+    return next((kind for magic, kind in MAGIC.items() if head.startswith(magic)), None)
+
+
 def unreadable(table: str, err: Exception) -> StructuralProblem | None:
     """The structural problem behind an engine's refusal to read a file, if it is one.
 
     A file in another encoding than UTF-8, or a CSV whose rows do not fit its header, is not a
     handful of bad rows: nothing after the first bad line can be trusted, so it stops the run
-    with the line the engine names. Returns None for errors that are not about reading input.
+    with the line the engine names (or, where the engine names the wrong one, the line found
+    by reading the file). Returns None for errors that are not about reading input.
     """
     text = str(err)
-    if type(err).__name__ != "InvalidInputException":
+    if type(err).__name__ not in ("InvalidInputException", "IOException"):
         return None
+    if "No magic bytes found" in text or "is not a Parquet file" in text:
+        path = re.search(r"file '([^']+)'", text)
+        name = Path(path.group(1)).name if path else f"{table}.parquet"
+        kind = _kind_of(path.group(1)) if path else None
+        return StructuralProblem(table, None, f"the file {name} is not a Parquet file"
+                                 + (f" (it is {kind})" if kind else " (it looks like text: "
+                                    "a CSV file? then name it .csv)"))
+    path_match = (re.search(r'Error when sniffing file "([^"]+)"', text)
+                  or re.search(r"file = (.+)", text))
+    path = path_match.group(1).strip() if path_match else None
+    kind = _kind_of(path) if path and not path.endswith(".gz") else None
+    if kind:
+        return StructuralProblem(table, None, compressed_message(Path(path).name, kind))
     if "Error when sniffing file" in text:
+        endings = _line_endings(path) if path else None
+        if endings and endings[0] and endings[1]:
+            crlf, lf, first_lf = endings
+            return StructuralProblem(table, None, (
+                f"the file mixes line endings: {crlf:,} lines end in CRLF (Windows) and "
+                f"{lf:,} in LF (Unix), the first LF one is line {first_lf}. Save it with one "
+                f"kind, e.g. `dos2unix {Path(path).name}`"))
         return StructuralProblem(table, None, (
             "the file cannot be read as CSV: its lines do not share one layout (rows with "
             "more or fewer fields than the header, or unbalanced quotes)"))
@@ -272,9 +327,19 @@ def unreadable(table: str, err: Exception) -> StructuralProblem | None:
     where = f" (line {line.group(1)})" if line else ""
     original = re.search(r"Original Line: (.*)", text)
     example = f"; the line reads {original.group(1)[:120]!r}" if original else ""
+    if "Maximum line size" in text:
+        long = _long_lines(path) if path else []
+        if not long:  # no single line is that long: a quote left open runs over many lines
+            return StructuralProblem(table, None, (
+                f"the file cannot be read as CSV: a row runs over more than "
+                f"{MAX_LINE_BYTES:,} bytes, though no line is that long (a quote left open?)"))
+        first, size = long[0]
+        more = f" ({len(long):,} such lines)" if len(long) > 1 else ""
+        return LongLines(table, None, (
+            f"line {first} of {Path(path).name} is {size:,} bytes long, more than the "
+            f"{MAX_LINE_BYTES:,} a line may have{more}"), path=path, lines=tuple(long))
     if "not utf-8 encoded" in text:
-        path = re.search(r"file = (.+)", text)
-        found = _first_non_utf8_line(path.group(1).strip()) if path else None
+        found = _first_non_utf8_line(path) if path else None
         if found:
             where, example = f" (line {found[0]})", f"; the line reads {found[1]!r}"
         message = (f"the file is not UTF-8 text{where}{example}. Save it as UTF-8, for "
@@ -285,18 +350,70 @@ def unreadable(table: str, err: Exception) -> StructuralProblem | None:
     return StructuralProblem(table, None, message)
 
 
-def _first_non_utf8_line(path: str) -> tuple[int, str] | None:
-    """Line number and text (bad bytes shown as �) of a file's first line that is not UTF-8."""
+def compressed_message(name: str, kind: str) -> str:
+    """What to say about a "CSV" that is not text."""
+    if kind == "gzip-compressed":
+        return (f"the file {name} is gzip-compressed: name it {name}.gz (ppx reads .csv.gz), "
+                f"or decompress it (`gunzip -c {name} > plain.csv`)")
+    if kind == "a Parquet file":
+        stem = name.split(".")[0]
+        return f"the file {name} is a Parquet file, not CSV: name it {stem}.parquet"
+    return f"the file {name} is {kind}, not CSV text: export the table as CSV (UTF-8)"
+
+
+def _kind_of(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return file_kind(handle.read(8))
+    except OSError:
+        return None
+
+
+def _lines(path: str) -> Iterator[bytes]:
     import gzip
 
     opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        yield from handle
+
+
+def _line_endings(path: str) -> tuple[int, int, int | None] | None:
+    """Lines ending in CRLF, lines ending in a bare LF, and the first of the latter."""
+    crlf = lf = 0
+    first_lf = None
     try:
-        with opener(path, "rb") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    return number, line.decode("utf-8", errors="replace").rstrip("\r\n")[:120]
+        for number, line in enumerate(_lines(path), 1):
+            if line.endswith(b"\r\n"):
+                crlf += 1
+            elif line.endswith(b"\n"):
+                lf += 1
+                first_lf = first_lf or number
+    except OSError:
+        return None
+    return crlf, lf, first_lf
+
+
+def _long_lines(path: str) -> list[tuple[int, int]]:
+    """``(line, bytes)`` of every line too long for the CSV reader (line end not counted)."""
+    found = []
+    try:
+        for number, line in enumerate(_lines(path), 1):
+            size = len(line.rstrip(b"\r\n"))
+            if size >= MAX_LINE_BYTES - 2:  # DuckDB counts the line end; keep a margin
+                found.append((number, size))
+    except OSError:
+        return found
+    return found
+
+
+def _first_non_utf8_line(path: str) -> tuple[int, str] | None:
+    """Line number and text (bad bytes shown as �) of a file's first line that is not UTF-8."""
+    try:
+        for number, line in enumerate(_lines(path), 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, line.decode("utf-8", errors="replace").rstrip("\r\n")[:120]
     except OSError:
         return None
     return None
@@ -311,6 +428,8 @@ def reading(table: str) -> Iterator[None]:
         problem = unreadable(table, err)
         if problem is None:
             raise
+        if isinstance(problem, LongLines):
+            raise LongLinesError(problem) from err
         raise ContractError([problem]) from err
 
 
