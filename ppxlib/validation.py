@@ -216,11 +216,15 @@ def shown_values(sample: pd.DataFrame, table: str, redact: bool) -> pd.DataFrame
 
     ids = {c.name for spec in CONTRACT.values() for c in spec.columns if c.kind == "id"}
     for column in keep:
-        if column in ids:
-            shown[column] = [v if _absent(v) else pseudonym(v) for v in shown[column]]
+        if column in ids:  # 123.0 (an integer id beside a null) is the report's 123
+            shown[column] = [v if _absent(v) else pseudonym(_whole(v)) for v in shown[column]]
         elif column in FREE_TEXT:
             shown[column] = [v if _absent(v) else _excerpt(str(v)) for v in shown[column]]
     return shown
+
+
+def _whole(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _absent(value: object) -> bool:
