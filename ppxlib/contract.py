@@ -565,7 +565,8 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
             if col.kind == "id":
                 rules.append(RowRule(
                     table, f"fractional_{col.name}", col.name,
-                    f"{col.name} is a number with a fractional part (ids are not rounded)",
+                    f"{col.name} is not a whole number below 2**53 (e.g. 123.4): ids are "
+                    "not rounded",
                     _unparseable(col.name)))
             else:
                 rules.append(RowRule(

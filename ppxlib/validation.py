@@ -280,7 +280,7 @@ MAGIC = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a zip archive (an Excel
 
 
 def file_kind(head: bytes) -> str | None:
-    """What a file is by its first bytes, when it is not plain text.
+    r"""What a file is by its first bytes, when it is not plain text.
 
     Examples
     --------
