@@ -468,8 +468,10 @@ def _from_backend(con: BaseBackend, description: str, names: Mapping[str, str] |
 def _lookup(con: BaseBackend, name: str, physical: str, available: set[str]) -> ir.Table | None:
     if "/" in physical or physical.endswith(FILE_SUFFIXES):
         reader = con.read_csv if ".csv" in physical or ".tsv" in physical else con.read_parquet
-        # No hive partitioning: folder names on the path are not data (see _read).
-        return reader(physical, table_name=f"ppx_{name}", hive_partitioning=False)
+        # No hive partitioning: folder names on the path are not data (see _read). Only
+        # DuckDB guesses partitions from paths.
+        options = {"hive_partitioning": False} if con.name == "duckdb" else {}
+        return reader(physical, table_name=f"ppx_{name}", **options)
     if physical in available:
         return con.table(physical)
     if "." in physical:

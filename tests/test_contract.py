@@ -237,3 +237,11 @@ def test_blanked_values_keep_their_column_and_type():
     assert clean.orders.schema()["delivered_ts"].is_timestamp()
     assert clean.orders.to_pandas().sort_values("order_id").delivered_ts.isna().tolist() == [
         False, True, True]
+
+
+def test_a_contract_column_given_twice_is_structural_in_any_source():
+    frame = _orders().assign(**{" AMOUNT ": [1.0, 2.0, 3.0]})
+    with pytest.raises(ContractError) as err:
+        _validate(orders=frame)
+    assert [(p.table, p.column) for p in err.value.problems] == [("orders", "amount")]
+    assert "the column appears 2 times ('amount', ' AMOUNT ')" in str(err.value)
