@@ -20,6 +20,7 @@ lives; only counts and a handful of example rows come back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -175,12 +176,34 @@ class StructuralProblem:
         return f"{where}: {self.message}"
 
 
+#: C0 and C1 control characters and DEL, and the bidirectional overrides and isolates that
+#: reorder what a terminal or page shows (U+200E/F and U+061C marks included).
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    r"""Control characters and bidi overrides written as escapes, e.g. for a terminal.
+
+    Examples
+    --------
+    >>> escape_controls("a\x1b[31mb\u202ec")
+    'a\\x1b[31mb\\u202ec'
+    """
+    def escape(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return CONTROL_CHARACTERS.sub(escape, text)
+
+
 class ContractError(ValueError):
     """Raised when data breaks the contract structurally; lists every problem found."""
 
     def __init__(self, problems: list[StructuralProblem]):
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        # Messages quote column names and values from the data: printable only.
+        lines = "\n".join(f"  - {escape_controls(str(p))}" for p in self.problems)
         super().__init__(f"the data does not meet the ppx data contract:\n{lines}")
 
 

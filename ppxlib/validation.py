@@ -22,12 +22,14 @@ import pandas as pd
 
 from ppxlib.contract import (
     CONTRACT,
+    CONTROL_CHARACTERS,
     FREE_TEXT,
     ContractError,
     RuleContext,
     StructuralProblem,
     attach_references,
     conform,
+    escape_controls,
     row_rules,
 )
 
@@ -42,9 +44,7 @@ MAX_LINE_BYTES = 2_000_000
 #: Redacted free text keeps this many characters.
 EXCERPT = 20
 
-# C0 and C1 control characters and DEL, and the bidirectional overrides and isolates that
-# reorder what a terminal or page shows (U+200E/F, U+061C marks included).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = CONTROL_CHARACTERS
 
 
 @dataclass
@@ -186,11 +186,7 @@ def terminal_safe(text: str) -> str:
     >>> terminal_safe("a\x1b[31mb\u202ec")
     'a\\x1b[31mb\\u202ec'
     """
-    def escape(match: re.Match) -> str:
-        code = ord(match.group())
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-    return _CONTROL.sub(escape, text)
+    return escape_controls(text)
 
 
 def strip_controls(text: str) -> str:

@@ -245,3 +245,11 @@ def test_a_contract_column_given_twice_is_structural_in_any_source():
         _validate(orders=frame)
     assert [(p.table, p.column) for p in err.value.problems] == [("orders", "amount")]
     assert "the column appears 2 times ('amount', ' AMOUNT ')" in str(err.value)
+
+
+def test_structural_messages_quote_the_data_without_control_characters():
+    frame = _orders().drop(columns="amount").rename(columns={"customer_id": "x\x1b[2J"})
+    with pytest.raises(ContractError) as err:
+        _validate(orders=frame)
+    assert "\x1b" not in str(err.value)
+    assert r"x\x1b[2J" in str(err.value)  # still named, as an escape
