@@ -646,8 +646,7 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
                              _discount_above_amount))
     if table == "orders" and "delivered_ts" in columns:
         rules.append(RowRule(table, "delivered_before_order", "delivered_ts",
-                             "delivered_ts is on a day before the order was placed: the "
-                             "delivery time was blanked, the order kept",
+                             "delivered_ts is on a day before the order was placed",
                              _delivered_before_order, action="blank"))
     if table == "orders" and "status" in columns:
         rules.append(RowRule(table, "cancelled_order", "status",
@@ -655,7 +654,7 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
                              + ", ".join(sorted(CANCELLED_STATUSES)) + "): not a purchase",
                              _cancelled))
         rules.append(RowRule(table, "unknown_status", "status",
-                             "status is not one ppx knows; the order was kept as a purchase",
+                             "status is not one ppx knows (the order counts as a purchase)",
                              _unknown_status, action="note"))
     for col in spec.columns:
         if col.kind == "id" and col.name in columns and _padded_name(col.name) in columns:
@@ -711,9 +710,9 @@ def _timestamp_rules(table: str, col: Column) -> list[RowRule]:
     if col.name in NOT_YET:
         rules.append(RowRule(
             table, f"future_{col.name}", col.name,
-            f"{col.name} is after the as-of time: {NOT_YET[col.name]} (blanked, row kept)",
+            f"{col.name} is after the as-of time: {NOT_YET[col.name]}",
             _future(col.name), action="blank"))
     rules.append(RowRule(table, f"implausible_{col.name}", col.name,
-                         implausible + ": blanked, row kept", _implausible_time(col.name),
+                         implausible, _implausible_time(col.name),
                          action="blank"))
     return rules

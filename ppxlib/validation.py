@@ -111,7 +111,7 @@ class DataQuality:
                 lines.append(f"           - {_rows(ex.rows)}: {ex.reason} [{ex.rule}]")
                 lines.extend(self._example_line(ex.table, ex.rule, redact))
             for ad in self.adjustments[self.adjustments.table == row.table].itertuples():
-                lines.append(f"           ~ {_rows(ad.rows)} kept, {ad.action}: {ad.reason} "
+                lines.append(f"           ~ {_rows(ad.rows)} {_done(ad)}: {ad.reason} "
                              f"[{ad.rule}]")
                 lines.extend(self._example_line(ad.table, ad.rule, redact))
         return "\n".join(lines)
@@ -162,7 +162,7 @@ class DataQuality:
         if not self.adjustments.empty:
             parts.append("<p>Kept, with a value blanked or noted:</p>")
             parts.append("<ul>" + "".join(
-                self._item_html(ad, f"{_rows(ad.rows)} kept, {ad.action}", redact)
+                self._item_html(ad, f"{_rows(ad.rows)} {_done(ad)}", redact)
                 for ad in self.adjustments.itertuples()) + "</ul>")
         parts.append("</div>")
         return "".join(parts)
@@ -229,6 +229,13 @@ def _absent(value: object) -> bool:
 
 def _excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+
+
+def _done(adjustment) -> str:
+    """What an adjustment did, e.g. "kept, delivered_ts blanked" or "kept, listed"."""
+    if adjustment.action == "blanked":
+        return f"kept, {adjustment.column} blanked"
+    return "kept, listed"
 
 
 def _rows(n: int) -> str:
