@@ -283,6 +283,8 @@ def run_report(
             f"--table {next(iter(tables))}=... names a table of a warehouse, Spark or a .duckdb "
             f"file; the tables of a folder are its files (orders.csv, orders.parquet, ...): "
             "rename the files instead")
+    if not (snapshot and Path(source_text).suffix in (".duckdb", ".ddb", ".db")):
+        _check_tables_have_no_secret(tables)  # they would be notebook parameters
     masked = mask_secrets(source_text)
     # A source with a secret reaches the notebooks by environment variable, never as a
     # parameter (parameters are written into the executed notebooks).
@@ -328,10 +330,7 @@ def run_report(
 
     started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     try:
-        use_snapshot = snapshot and dataset.backend.name == "duckdb"
-        if not use_snapshot:
-            _check_tables_have_no_secret(tables)
-        if use_snapshot:
+        if snapshot and dataset.backend.name == "duckdb":
             source_param = str(write_snapshot(dataset, clean, workdir / "snapshot"))
             # results one notebook computes from the snapshot, the others load
             env, tables = {SHARED_ENV: str(workdir / "shared")}, None
