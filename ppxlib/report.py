@@ -24,6 +24,7 @@ import errno
 import gc
 import html
 import json
+import logging
 import os
 import platform
 import re
@@ -367,9 +368,14 @@ def run_report(
                            for path, future in zip(in_order, futures, strict=True)}
         except BaseException:  # Ctrl-C, a full disk: stop the kernels, then clean up
             stopping.append(True)
-            pool.shutdown(wait=False, cancel_futures=True)
-            _stop_kernels()
-            pool.shutdown(wait=True)
+            # what the kernels' clients log as their kernels go is noise after a Ctrl-C
+            logging.disable(logging.CRITICAL)
+            try:
+                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_kernels()
+                pool.shutdown(wait=True)
+            finally:
+                logging.disable(logging.NOTSET)
             raise
         pool.shutdown()
         results = [by_path[path] for path in paths]

@@ -82,7 +82,8 @@ def test_curve_charts_draw_hostile_legends_and_at_most_a_few_lines():
     curve = pd.concat(rows, ignore_index=True)
     fig = plots.reorder_curves(curve)
     assert len(fig.axes[0].get_lines()) == plots.MAX_LINES + 3  # the 30/90/180-day marks
-    assert f"{45 - plots.MAX_LINES} smaller groups not drawn" in fig.axes[0].get_legend().get_title().get_text()
+    legend = fig.axes[0].get_legend().get_title().get_text()
+    assert f"{45 - plots.MAX_LINES} smaller groups not drawn" in legend
     assert not any(cbook.is_math_text(t) for t in _labels(fig))
     width, height = _png_size(fig)
     assert width < 1300 and height < 800
