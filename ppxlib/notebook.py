@@ -35,6 +35,7 @@ table.ppx th{vertical-align:bottom} table.ppx td:first-child{white-space:nowrap}
 .ppx-quality table{border-collapse:collapse;font-size:.9em;margin:.3em 0}
 .ppx-quality td,.ppx-quality th{border-bottom:1px solid #e3e3e3;padding:.2em .6em}
 .ppx-notice{background:#fff6e5;border:1px solid #f0c36d;padding:.4em .8em;border-radius:4px}
+.ppx-takeaway,.ppx-meta,.ppx-notice{overflow-wrap:anywhere}
 </style>
 """
 
