@@ -81,7 +81,9 @@ def _failure(command: str, err: BaseException) -> int:
     if isinstance(err, ImportError):
         _say(command, f"a driver is missing: {first_line(err)}")
         return EXIT_FAILED
-    if isinstance(err, duckdb.IOException | ConnectionError):
+    # DB-API drivers (psycopg, snowflake, ...) name a refused or lost connection this way
+    refused = type(err).__name__ in ("OperationalError", "InterfaceError")
+    if isinstance(err, duckdb.IOException | ConnectionError) or refused:
         _say(command, f"cannot reach the source: {first_line(err)}")
         return EXIT_FAILED
     if isinstance(err, OSError):

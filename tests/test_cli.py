@@ -216,3 +216,22 @@ def test_terminal_text_escapes_what_a_terminal_would_act_on():
         "a\\x1b[31mb\\x00c\\x0dd\\x9be\\u202ef")
     assert terminal_text("one\ntwo") == "one\\ntwo"
     assert terminal_text("one\ntwo\x1b", newlines=True) == "one\ntwo\\x1b"
+
+
+def test_a_driver_refusing_the_connection_is_an_environment_error(monkeypatch, tmp_path,
+                                                                  capsys):
+    import ppxlib.report
+
+    class OperationalError(Exception):  # what DB-API drivers raise for a refused connection
+        pass
+
+    def refused(*args, **kwargs):
+        raise OperationalError('connection to server at "localhost", port 1 failed: '
+                               "Connection refused\n\tIs the server running?")
+
+    monkeypatch.setattr(ppxlib.report, "run_report", refused)
+    assert main(["report", "--source", "postgres://localhost:1/x", "--out",
+                 str(tmp_path / "o")]) == 1
+    assert _one_line(capsys.readouterr().err) == (
+        'ppx report: cannot reach the source: connection to server at "localhost", port 1 '
+        "failed: Connection refused")
