@@ -241,17 +241,23 @@ def run_report(
         password or token is handed to the notebooks through an environment variable, so the
         secret never becomes a notebook parameter.
     out : path
-        Folder for the report set (``index.html`` and one folder per label).
+        Folder for the report set (``index.html`` and one folder per label). Not the root,
+        the home folder, a file, or the source folder or a folder inside it
+        (:func:`check_out`).
     month : str, optional
         ``YYYY-MM``; defaults to the last complete month in the orders.
     label : str, optional
-        Folder name for this run; defaults to the month.
+        Folder name for this run; defaults to the month. One plain folder name
+        (:func:`check_label`). An existing ``out/<label>`` is replaced only if ppx made it.
     notebooks : list of paths, optional
         Defaults to every ``*.ipynb`` in :func:`default_notebook_dir`, in name order.
     as_of : str, optional
         Timestamps after this moment count as "in the future" (default: now).
     redact : bool
-        Passed to the notebooks: replace customer ids and free text.
+        Passed to the notebooks: replace customer ids and free text. The pseudonyms' key is
+        ``$PPX_REDACT_KEY``, else a random key kept in ``out/.ppx-redact-key``
+        (:func:`redaction_key`); the kernels get it by environment variable. A redacted run
+        keeps no executed notebooks and no error details in its manifest and index.
     timeout : int
         Seconds a single cell may run.
     progress : bool
@@ -462,7 +468,11 @@ def check_out(out: Path, source: str) -> None:
     if out == out.parent:
         raise ValueError(f"--out {out} is the root of the file system: give a folder of its "
                          "own for the reports, e.g. --out reports")
-    if out == Path.home().resolve():
+    try:
+        home = Path.home().resolve()
+    except RuntimeError:  # no home folder known
+        home = None
+    if out == home:
         raise ValueError(f"--out {out} is the home folder: give a folder of its own for the "
                          "reports, e.g. --out ~/reports")
     path = Path(source)
