@@ -51,20 +51,80 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
+#: Connection-string settings (after ``?`` or ``;``) shown as they are. Every other setting
+#: is masked: an allow-list, because a driver's next token setting will have a name nobody
+#: thought of (``sig``, ``credentials_info``, ``X-Amz-Signature``, ...).
+HARMLESS_SETTINGS = frozenset({
+    "sslmode", "schema", "database", "databasename", "dbname", "db", "warehouse", "role",
+    "region", "host", "port", "catalog", "project", "dataset", "location", "application",
+    "application_name", "connect_timeout", "timeout", "search_path", "read_only",
+    "memory_limit", "threads", "format", "encoding",
+})
+_URL = re.compile(r"\b([a-zA-Z][\w+.-]*://)([^\s<>]*)")
+_URL_TAIL = re.compile(r"['\")\]},.]+$")  # quotes and brackets around a URL in a message
+#: Outside URLs (paths, error messages): ``name=value`` where the name says it is a secret.
+_SECRET_SETTING = re.compile(
+    r"(?i)\b([\w.-]*(?:password|passwd|pass|pwd|token|secret|key|sig|signature|credential"
+    r"|auth)[\w.-]*)=(\{[^}]*\}?|\"[^\"]*\"?|'[^']*'?|[^&\s;]+)")
+
+
 def mask_secrets(text: str) -> str:
-    """Hide passwords and tokens in a connection string or path.
+    """Hide passwords, tokens and signatures in a connection string, path or message.
+
+    In a URL (``scheme://...``) everything that may hold a secret is masked unless known
+    harmless: the user information before ``@`` (a user name is kept when a password
+    follows it), and every setting after ``?`` or ``;`` whose name is not in
+    :data:`HARMLESS_SETTINGS`. Outside URLs, ``name=value`` is masked when the name says
+    password, token, key, secret, sig(nature), credential or auth (a folder called
+    ``shop_password=...``).
 
     Examples
     --------
-    >>> mask_secrets("postgres://ann:s3cret@db:5432/shop?token=abc&x=1")
-    'postgres://ann:***@db:5432/shop?token=***&x=1'
+    >>> mask_secrets("postgres://ann:s3cret@db:5432/shop?sslmode=require&token=abc")
+    'postgres://ann:***@db:5432/shop?sslmode=require&token=***'
+    >>> mask_secrets("https://b.s3.amazonaws.com/o.csv?X-Amz-Credential=AK&X-Amz-Signature=f")
+    'https://b.s3.amazonaws.com/o.csv?X-Amz-Credential=***&X-Amz-Signature=***'
+    >>> mask_secrets("cannot open /data/shop_password=HUNTER2")
+    'cannot open /data/shop_password=***'
+    >>> mask_secrets("data/sample")
+    'data/sample'
     """
-    text = re.sub(r"(//[^/:@\s]+:)[^@/\s]+@", r"\1***@", text)
-    return re.sub(
-        r"(?i)\b([\w.-]*(?:password|passwd|pwd|token|secret|key)[\w.-]*)=([^&\s;]+)",
-        r"\1=***",
-        text,
-    )
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        parts.append(_mask_names(text[last:match.start()]))
+        rest = match.group(2)
+        tail = _URL_TAIL.search(rest)
+        tail_at = tail.start() if tail else len(rest)
+        parts.append(match.group(1) + _mask_url_rest(rest[:tail_at]) + rest[tail_at:])
+        last = match.end()
+    parts.append(_mask_names(text[last:]))
+    return "".join(parts)
+
+
+def _mask_names(text: str) -> str:
+    return _SECRET_SETTING.sub(r"\1=***", text)
+
+
+def _mask_url_rest(rest: str) -> str:
+    """Mask what follows ``scheme://``: user information, then the settings."""
+    settings_at = min((i for i in (rest.find("?"), rest.find(";")) if i >= 0),
+                      default=len(rest))
+    place, settings = rest[:settings_at], rest[settings_at:]
+    if "@" in place:  # user information: everything before the last @ of the address
+        userinfo, place = place.rsplit("@", 1)
+        user, colon, _password = userinfo.partition(":")
+        shown = f"{user}:***" if colon and "/" not in user else "***"
+        place = f"{shown}@{place}"
+    return _mask_names(place) + re.sub(r"(?<=[?;&])([^?;&]*)", _mask_setting, settings)
+
+
+def _mask_setting(match: re.Match) -> str:
+    name, equals, _value = match.group(1).partition("=")
+    if not match.group(1):
+        return ""
+    if not equals:
+        return "***"
+    return match.group(1) if name.strip().lower() in HARMLESS_SETTINGS else f"{name}=***"
 
 
 @dataclass

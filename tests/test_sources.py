@@ -126,7 +126,8 @@ def test_validate_is_computed_once_per_as_of(shop):
 def test_mask_secrets_hides_passwords_and_tokens():
     assert mask_secrets("postgres://ann:s3cret@db/shop") == "postgres://ann:***@db/shop"
     assert "abc" not in mask_secrets("snowflake://u@acct/db?password=abc&warehouse=w")
-    assert mask_secrets("duckdb://x.db?secret_token=h2&a=1") == "duckdb://x.db?secret_token=***&a=1"
+    assert (mask_secrets("duckdb://x.db?secret_token=h2&threads=1")
+            == "duckdb://x.db?secret_token=***&threads=1")
     assert mask_secrets("data/sample") == "data/sample"
 
 
