@@ -105,7 +105,7 @@ def _report(args: argparse.Namespace) -> int:
             args.source, out=args.out, month=args.month, label=args.label,
             notebooks=args.notebook or None, as_of=args.as_of, redact=args.redact,
             timeout=args.timeout, progress=not args.quiet, snapshot=not args.no_snapshot,
-            workers=args.workers, tables=_tables(args.table),
+            workers=args.workers, tables=_tables(args.table), params=_params(args.param),
         )
     except (Exception, KeyboardInterrupt) as err:
         return _failure("report", err)
@@ -126,6 +126,29 @@ def _tables(pairs: list[str] | None) -> dict[str, str] | None:
     if bad:
         raise ValueError(f"--table takes NAME=TABLE_OR_PATH, got {bad[0]!r}")
     return dict(p.split("=", 1) for p in pairs)
+
+
+def _params(pairs: list[str] | None) -> dict[str, str] | None:
+    """``["currency=€", "horizon_months=24"]`` as a dict of texts (typed by the runner).
+
+    Examples
+    --------
+    >>> _params(["currency=€", "note=a=b"])
+    {'currency': '€', 'note': 'a=b'}
+    """
+    if not pairs:
+        return None
+    found: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ValueError(f"--param takes NAME=VALUE (e.g. --param currency=€), got {pair!r}")
+        if name in found and found[name] != value:
+            raise ValueError(f"--param {name} is given twice ({found[name]!r} and {value!r}): "
+                             "give it once")
+        found[name] = value
+    return found
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -187,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--table", action="append", metavar="NAME=WHERE",
                      help="where a table lives when it is not under its own name: a table, "
                           "database.table or a path (repeatable; warehouses and Spark)")
+    rep.add_argument("--param", action="append", metavar="NAME=VALUE",
+                     help="a notebook parameter, e.g. currency=€ or horizon_months=24 "
+                          "(repeatable; checked against the notebooks' parameters)")
     rep.add_argument("--workers", type=int,
                      help="notebooks run at once, each in its own kernel (default 2)")
     rep.add_argument("--no-snapshot", action="store_true",

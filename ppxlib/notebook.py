@@ -111,11 +111,64 @@ def raw_html(markup: str) -> None:
 
 
 def show(fig) -> None:
-    """Display a figure once and release it."""
-    import matplotlib.pyplot as plt
+    """Display a figure once, with its title as the image's alt text, and release it.
 
-    _display(fig)
+    The alt text travels in the output's metadata (``image/png`` → ``alt``); the report
+    template writes it into the ``<img>``, so a screen reader says what the chart shows.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig, metadata={"image/png": {"alt": figure_alt(fig)}})
     plt.close(fig)
+
+
+def figure_alt(fig) -> str:
+    """What a figure shows, in words: its title, else its panels' titles, else its axes.
+
+    A figure with a title and titled panels gives "title: panel; panel", a panel's y axis
+    label in brackets after its title. A panel without a title is described by its axis
+    labels ("revenue by month"); a figure with no axes by its text (the "nothing to show"
+    figures). Control characters are dropped; at most 300 characters.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, (a, b) = plt.subplots(2)
+    >>> _ = fig.suptitle("Orders and revenue"); _ = a.set_title("Orders")
+    >>> _ = a.set_ylabel("orders per month")
+    >>> _ = b.set_ylabel("revenue"); _ = b.set_xlabel("month")
+    >>> figure_alt(fig)
+    'Orders and revenue: Orders (orders per month); revenue by month'
+    >>> plt.close(fig)
+    """
+    def clean(text: object) -> str:
+        return " ".join(plain_text(text).split())
+
+    suptitle = getattr(fig, "_suptitle", None)
+    title = clean(suptitle.get_text()) if suptitle is not None else ""
+    panels = []
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        name = next((clean(ax.get_title(loc)) for loc in ("center", "left", "right")
+                     if clean(ax.get_title(loc))), "")
+        y, x = clean(ax.get_ylabel()), clean(ax.get_xlabel())
+        if not name:
+            name = f"{y} by {x}" if y and x else y or x
+        elif y and y.lower() != name.lower():
+            name = f"{name} ({y})"  # "Orders (orders per month)"
+        if name and name not in panels:
+            panels.append(name)
+    if not title and not panels:
+        texts = [clean(t.get_text()) for t in fig.texts]
+        texts += [clean(t.get_text()) for ax in fig.axes for t in ax.texts]
+        return "; ".join(t for t in texts if t)[:300] or "Chart"
+    if title and panels and panels != [title]:
+        return f"{title}: {'; '.join(panels)}"[:300]
+    return (title or "; ".join(panels))[:300]
 
 
 def format_value(value: float, unit: str, currency: str = "") -> str:

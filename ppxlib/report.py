@@ -19,6 +19,7 @@ index hold no error details (they are printed on the terminal instead).
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import errno
 import gc
@@ -33,7 +34,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class NotebookResult:
     html: str | None
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None  # the report's name for people (its first heading)
 
 
 @dataclass
@@ -122,11 +124,15 @@ REDACTED_NOTICE = (
 )
 
 
-def render_html(notebook_path: Path, html_path: Path, redact: bool = False) -> None:
+def render_html(notebook_path: Path, html_path: Path, redact: bool = False,
+                title: str | None = None) -> None:
     """Render an executed notebook to HTML without code cells, prompts or stderr noise.
 
     The first screen says whether the report holds customer-level data: a banner under the
-    title (the first Markdown cell), whatever the notebook itself shows.
+    title (the first Markdown cell), whatever the notebook itself shows. ``title`` is the
+    page's ``<title>`` (:func:`page_title`; default: the report's first heading). Every chart
+    gets alt text: the one :func:`ppxlib.notebook.show` recorded, else the section it is in.
+    The page inlines one small stylesheet (``templates/ppx_report.css.j2``).
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -134,13 +140,15 @@ def render_html(notebook_path: Path, html_path: Path, redact: bool = False) -> N
     nb = nbformat.read(notebook_path, as_version=4)
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # papermill's are random; the same report must be the same
+    nb.metadata["title"] = title or report_name(nb) or Path(notebook_path).stem
+    _fill_alt_text(nb)
     banner = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
         "display_data", data={"text/html": (
             f'<p class="ppx-banner {"redacted" if redact else "private"}">'
             f"{REDACTED_NOTICE if redact else CUSTOMER_DATA_NOTICE}</p>")})])
-    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
     banner["id"] = "ppx-banner"
-    nb.cells.insert(title + 1, banner)
+    nb.cells.insert(first + 1, banner)
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             # Warnings on stderr are for the analyst, not the manager reading the report; a
@@ -156,6 +164,100 @@ def render_html(notebook_path: Path, html_path: Path, redact: bool = False) -> N
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
     html_path.write_text(body, encoding="utf-8")
+
+
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def report_name(nb: Any) -> str | None:
+    r"""A notebook's name for people: the text of its first Markdown heading, else None.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> report_name(nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_code_cell("x = 1"),
+    ...     nbformat.v4.new_markdown_cell("Intro\n\n# Customer *lifetime* value\n")]))
+    'Customer lifetime value'
+    """
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            match = _HEADING.search(cell.source)
+            if match:
+                return _plain_markdown(match.group(2)) or None
+    return None
+
+
+def _plain_markdown(text: str) -> str:
+    """Heading text without emphasis marks, code ticks or link targets."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return " ".join(re.sub(r"[*_`]", "", text).split())
+
+
+def _fill_alt_text(nb: Any) -> None:
+    """Give every chart without alt text one: "Chart in the section <heading>".
+
+    :func:`ppxlib.notebook.show` records the chart's own title; a figure shown another way
+    (a notebook edited by hand) still gets words, never nbconvert's "No description".
+    """
+    section = nb.metadata.get("title", "the report")
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            headings = _HEADING.findall(cell.source)
+            if headings:
+                section = _plain_markdown(headings[-1][1])
+            continue
+        for output in cell.get("outputs", []):
+            if "image/png" not in output.get("data", {}):
+                continue
+            meta = output.setdefault("metadata", {}).setdefault("image/png", {})
+            if not str(meta.get("alt") or "").strip():
+                meta["alt"] = f"Chart in the section {section}"
+
+
+def shop_name(source: str) -> str:
+    """The shop as page titles name it: the source folder's name, a file's stem, a URL's host.
+
+    Never a secret: the result passes through :func:`ppxlib.sources.mask_secrets`, and of a
+    URL only the host is kept.
+
+    Examples
+    --------
+    >>> shop_name("/data/acme-shop/")
+    'acme-shop'
+    >>> shop_name("postgres://ann:s3cret@db.acme.com:5432/shop?sslmode=require")
+    'db.acme.com'
+    >>> shop_name("/data/shop_password=HUNTER2")
+    'shop_password=***'
+    >>> shop_name("spark:local[2]")
+    'spark:local[2]'
+    """
+    from urllib.parse import urlsplit
+
+    text = str(source).strip()
+    if text.startswith("env:"):  # the location is in an environment variable
+        text = os.environ.get(text[4:], text).strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        name = parts.hostname or Path(parts.path).stem or parts.scheme
+    elif ":" in text and not Path(text).exists() and not re.match(r"^[A-Za-z]:[\\/]", text):
+        name = text  # spark:local[2] and the like
+    else:
+        path = Path(text).expanduser()
+        name = path.name if path.is_dir() or not path.suffix else path.stem
+        name = name or str(path)
+    return mask_secrets(name)
+
+
+def page_title(report: str, month: str | pd.Period, shop: str) -> str:
+    """A report page's ``<title>``: report name, month in words, shop.
+
+    Examples
+    --------
+    >>> page_title("Retention", "2026-10", "acme")
+    'Retention · October 2026 · acme'
+    """
+    return f"{report} · {to_month(month).strftime('%B %Y')} · {shop}"
 
 
 def _redacted_output(output: dict) -> dict:
@@ -218,6 +320,158 @@ def _error_line(name: str, message: str) -> str:
     return f"{name}: {message}".strip()
 
 
+#: Notebook parameters that ``ppx report`` sets itself, with the option that sets them:
+#: ``--param`` cannot override them.
+RUNNER_PARAMETERS = {"source": "--source", "tables": "--table", "month": "--month",
+                     "as_of": "--as-of", "redact": "--redact", "metrics_path": None}
+#: A parameters-cell default that is not a literal (an expression): any value is taken.
+NOT_LITERAL = type("NotLiteral", (), {"__repr__": lambda self: "an expression"})()
+_TAKES = {bool: "True or False", int: "a whole number", float: "a number", str: "text",
+          list: "a list, e.g. [1, 2]", tuple: "a list, e.g. (1, 2)", dict: "a dict, e.g. {'a': 1}"}
+
+
+def notebook_parameters(path: str | os.PathLike) -> dict[str, Any]:
+    """The names and default values of a notebook's ``parameters`` cell, read with ``ast``.
+
+    The cell is parsed, never run. A default that is not a Python literal is
+    :data:`NOT_LITERAL`. A notebook without a parameters cell has none.
+
+    Examples
+    --------
+    >>> import nbformat, tempfile
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+    ...     "currency = ''  # symbol\\nhorizon_months = 12\\nlost_days = None",
+    ...     metadata={"tags": ["parameters"]})])
+    >>> path = Path(tempfile.mkdtemp()) / "n.ipynb"; nbformat.write(nb, path)
+    >>> notebook_parameters(path)
+    {'currency': '', 'horizon_months': 12, 'lost_days': None}
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells
+                 if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return {}
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as err:
+        raise ValueError(f"the parameters cell of {Path(path).name} is not valid Python "
+                         f"(line {err.lineno}): fix the notebook") from None
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    found[target.id] = ast.literal_eval(value)
+                except (ValueError, TypeError, SyntaxError, RecursionError):
+                    found[target.id] = NOT_LITERAL
+    return found
+
+
+def check_params(given: Mapping[str, Any] | None,
+                 paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """``--param`` values checked against the notebooks' parameters cells, typed per notebook.
+
+    A value given as text (the command line) is read as a Python literal when it is one
+    (``24`` → 24, ``True``, ``[1, 2]``), else taken as text (``€``). It must match the type
+    of the notebook's default: a whole number for ``12``, a number for ``0.01`` (a whole
+    number is taken), True or False for ``False`` (``true``/``false`` too), anything for a
+    default of None or an expression; for a text default, the text as typed. A name must be
+    a parameter of at least one notebook and is passed only to the notebooks that have it.
+
+    Returns
+    -------
+    dict
+        notebook name (file stem) -> {parameter: value} for every notebook in ``paths``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the parameter and listing the valid ones.
+
+    Examples
+    --------
+    >>> _coerce("horizon_months", "24", 12, "03_clv")
+    24
+    >>> _coerce("currency", "€", "", "03_clv")
+    '€'
+    >>> _coerce("horizon_months", "two", 12, "03_clv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --param horizon_months=two: horizon_months takes a whole number (the default ...)
+    """
+    per_notebook: dict[str, dict[str, Any]] = {p.stem: {} for p in paths}
+    if not given:
+        return per_notebook
+    defaults = {p.stem: notebook_parameters(p) for p in paths}
+    valid = sorted({name for d in defaults.values() for name in d} - set(RUNNER_PARAMETERS))
+    listing = f"valid parameters: {', '.join(valid) if valid else 'none'}"
+    for name, value in given.items():
+        if name in RUNNER_PARAMETERS:
+            option = RUNNER_PARAMETERS[name]
+            how = f"use {option}" if option else "it cannot be set"
+            raise ValueError(f"--param {name}: ppx report sets {name} itself ({how}); "
+                             f"{listing}")
+        having = [stem for stem, d in defaults.items() if name in d]
+        if not having:
+            raise ValueError(f"--param {name}: no report has a parameter {name!r}; {listing}")
+        for stem in having:
+            try:
+                per_notebook[stem][name] = _coerce(name, value, defaults[stem][name], stem)
+            except ValueError as err:
+                raise ValueError(f"{err}; {listing}") from None
+    return per_notebook
+
+
+def _literal(text: str) -> Any:
+    """Command-line text as a Python literal if it is one, else the text itself."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def _coerce(name: str, value: Any, default: Any, notebook: str) -> Any:
+    """``value`` (text from the command line, or a Python value) as the default's type."""
+    text = value if isinstance(value, str) else None
+    parsed = _literal(value) if text is not None else value
+    kind = type(default)
+    if default is None or default is NOT_LITERAL:
+        result = parsed
+    elif kind is bool:
+        words = {"true": True, "false": False, "yes": True, "no": False}
+        result = parsed if isinstance(parsed, bool) else words.get(str(text).strip().lower())
+    elif kind is int:
+        result = parsed if type(parsed) is int else None
+    elif kind is float:
+        ok = isinstance(parsed, int | float) and not isinstance(parsed, bool)
+        result = float(parsed) if ok else None
+    elif kind is str:
+        result = parsed if isinstance(parsed, str) else text
+    elif kind in (list, tuple):
+        result = kind(parsed) if isinstance(parsed, list | tuple) else None
+    else:
+        result = parsed if isinstance(parsed, kind) else None
+    shown = text if text is not None else repr(value)
+    if result is None and not (default is None or default is NOT_LITERAL):
+        takes = _TAKES.get(kind, f"a {kind.__name__}")
+        raise ValueError(f"--param {name}={shown}: {name} takes {takes} (the default in "
+                         f"{notebook} is {default!r})")
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError):
+        raise ValueError(f"--param {name}={shown}: {name} takes a number, text, True/False, "
+                         "None, a list or a dict") from None
+    return result
+
+
 def run_report(
     source: str | os.PathLike,
     out: str | os.PathLike = "reports",
@@ -231,6 +485,7 @@ def run_report(
     snapshot: bool = True,
     workers: int | None = None,
     tables: dict[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Execute the report notebooks for one month and render them.
 
@@ -271,6 +526,10 @@ def run_report(
     workers : int, optional
         Notebooks run at the same time, each in its own kernel (default: 2, or 1 on a
         one-core machine). Use 1 when the data barely fits in memory once.
+    params : dict, optional
+        Notebook parameters (``--param NAME=VALUE``), e.g. ``{"currency": "€"}``: checked
+        against each notebook's parameters cell and passed to the notebooks that have them
+        (:func:`check_params`); recorded in the manifest.
 
     Returns
     -------
@@ -280,6 +539,18 @@ def run_report(
         as_of = as_of.isoformat()
     if label is not None:
         check_label(label)
+    # The notebooks and their parameters are checked before the data is read: a mistyped
+    # --param is a one-line error at once, not after a long validation.
+    paths = [Path(p).resolve() for p in notebooks] if notebooks else sorted(
+        default_notebook_dir().glob("[0-9]*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks found in {default_notebook_dir()}")
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"--notebook {missing[0]}: no such notebook file")
+    per_notebook = check_params(params, paths)
+    given = {name: next(v[name] for v in per_notebook.values() if name in v)
+             for name in (params or {})}
     source_text = os.fspath(source)
     if Path(source_text).exists():  # notebooks run in their own folder: pass absolute paths
         source_text = str(Path(source_text).resolve())
@@ -293,6 +564,7 @@ def run_report(
     if not (snapshot and Path(source_text).suffix in (".duckdb", ".ddb", ".db")):
         _check_tables_have_no_secret(tables)  # they would be notebook parameters
     masked = mask_secrets(source_text)
+    shop = shop_name(source_text)
     # A source with a secret reaches the notebooks by environment variable, never as a
     # parameter (parameters are written into the executed notebooks).
     env = {SECRET_ENV: source_text} if masked != source_text else {}
@@ -318,10 +590,6 @@ def run_report(
     validated_as_of = clean.quality.as_of.isoformat()
 
     workers = workers or min(2, os.cpu_count() or 1)
-    paths = [Path(p).resolve() for p in notebooks] if notebooks else sorted(
-        default_notebook_dir().glob("[0-9]*.ipynb"))
-    if not paths:
-        raise FileNotFoundError(f"no notebooks found in {default_notebook_dir()}")
 
     out.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_runs(out)
@@ -354,7 +622,8 @@ def run_report(
 
         def run(path: Path) -> NotebookResult:
             result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
-                                   period, as_of, redact, timeout)
+                                   period, as_of, redact, timeout,
+                                   per_notebook[path.stem], shop)
             if progress and not stopping:
                 done = ("ok" if result.status == "ok"
                         else f"FAILED\n    {terminal_text(result.error or '')}")
@@ -388,20 +657,23 @@ def run_report(
 
         manifest = {
             "label": label,
+            "shop": shop,
             "tables": provided,
             "validated_as_of": validated_as_of,
             "month": str(period),
             "parameters": {"source": masked, "tables": _masked_tables(tables_given),
                            "month": str(period), "as_of": as_of,
-                           "redact": bool(redact), "timeout_s": timeout},
+                           "redact": bool(redact), "timeout_s": timeout,
+                           "notebook_parameters": given},
             "started_utc": started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - clock, 2),
             "status": "ok" if all(r.status == "ok" for r in results) else "failed",
             "versions": _versions(),
             "notebooks": [
-                {"name": r.name, "status": r.status, "duration_s": r.duration_s,
-                 "html": r.html, "error": _withheld(r.error) if redact else r.error,
-                 "metrics": r.metrics}
+                {"name": r.name, "title": r.title, "status": r.status,
+                 "duration_s": r.duration_s, "html": r.html,
+                 "error": _withheld(r.error) if redact else r.error,
+                 "parameters": per_notebook[r.name], "metrics": r.metrics}
                 for r in results
             ],
         }
@@ -630,19 +902,28 @@ def _check_covered(period: pd.Period, first: pd.Timestamp, last: pd.Timestamp) -
 
 
 def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.Period,
-                  as_of: str | None, redact: bool, timeout: int) -> NotebookResult:
+                  as_of: str | None, redact: bool, timeout: int,
+                  params: Mapping[str, Any] | None = None,
+                  shop: str = "") -> NotebookResult:
     """Execute one notebook into ``staging`` and render it; failures become the result."""
+    import nbformat
+
     name = path.stem
+    try:
+        title = report_name(nbformat.read(path, as_version=4)) or name
+    except Exception:  # an unreadable notebook fails below, with papermill's message
+        title = name
     executed = staging / "notebooks" / path.name
     metrics_path = staging / "metrics" / f"{name}.json"
-    parameters = {**source, "month": str(period), "as_of": as_of,
+    parameters = {**(params or {}), **source, "month": str(period), "as_of": as_of,
                   "redact": bool(redact), "metrics_path": str(metrics_path)}
     t0 = time.perf_counter()
     error = _execute(path, executed, parameters, path.parent, timeout)
     html_name: str | None = f"{name}.html"
     if executed.exists():
         try:
-            render_html(executed, staging / html_name, redact=bool(redact))
+            render_html(executed, staging / html_name, redact=bool(redact),
+                        title=page_title(title, period, shop) if shop else None)
         except Exception as err:  # rendering must not take the other reports down ...
             if _environment_error(err):  # ... unless nothing can be written any more
                 raise
@@ -653,7 +934,7 @@ def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.
     duration = time.perf_counter() - t0
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     return NotebookResult(name, "failed" if error else "ok", round(duration, 2), html_name,
-                          error, metrics)
+                          error, metrics, title)
 
 
 def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:
@@ -715,68 +996,11 @@ def _swap_into_place(staging: Path, final: Path) -> None:
 
 
 def write_index(out: str | os.PathLike) -> Path:
-    """Write ``out/index.html`` linking every report of every run found under ``out``."""
-    out = Path(out)
-    runs = []
-    for manifest_path in sorted(out.glob("*/manifest.json"), reverse=True):
-        try:
-            runs.append(json.loads(manifest_path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
-    rows = []
-    for run in runs:
-        label = html.escape(run.get("label", "?"))
-        links = []
-        for nb in run.get("notebooks", []):
-            name = html.escape(nb["name"])
-            css = "ok" if nb["status"] == "ok" else "failed"
-            if nb.get("html"):
-                href = html.escape(f"{run['label']}/{nb['html']}", quote=True)
-                link = f'<a href="{href}">{name}</a>'
-            else:
-                link = name
-            mark = ""
-            if css != "ok":
-                error = (nb.get("error") or "failed")[:300]
-                mark = (' <span class="bad">failed:</span> '
-                        f'<span class="err">{html.escape(error)}</span>')
-            links.append(f'<li class="{css}">{link}{mark}</li>')
-        missing = [name for name, given in run.get("tables", {}).items() if not given]
-        if missing:
-            links.append(f'<li class="note">not provided: {html.escape(", ".join(missing))} '
-                         "(their sections say so)</li>")
-        status = "ok" if run.get("status") == "ok" else "failed"
-        rows.append(
-            f'<tr><td class="month">{label}</td><td><ul>{"".join(links)}</ul></td>'
-            f'<td class="{status}">{html.escape(status)}</td>'
-            f'<td class="meta">{html.escape(run.get("started_utc", ""))}</td></tr>'
-        )
-    body = "".join(rows) or '<tr><td colspan="4">No reports yet.</td></tr>'
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ppx reports</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60em;
-  margin:2em auto;padding:0 1em;color:#222}}
-h1{{font-size:1.6em;margin-bottom:.2em}} p.lead{{color:#555;margin-top:0}}
-table{{border-collapse:collapse;width:100%}}
-th,td{{text-align:left;border-bottom:1px solid #e3e3e3;padding:.5em .6em;vertical-align:top}}
-td.month{{font-weight:600;white-space:nowrap}} ul{{margin:0;padding-left:1.1em}}
-a{{color:#2f6690}} .bad,.failed{{color:#d1495b;font-weight:600}} .ok{{color:#3a7d44}}
-td.meta{{color:#777;font-size:.85em;white-space:nowrap}} .err{{color:#555;font-size:.85em}}
-li.note{{list-style:none;margin-left:-1.1em;color:#8a6d1d;font-size:.85em}}
-</style></head><body>
-<h1>Post-purchase experience reports</h1>
-<p class="lead">One row per report run. Failed reports are listed too, with their error.</p>
-<table><thead><tr><th>month</th><th>reports</th><th>status</th><th>run (UTC)</th></tr></thead>
-<tbody>{body}</tbody></table>
-</body></html>
-"""
-    index = out / "index.html"
-    tmp = index.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(index)
-    return index
+    """Write ``out/index.html``, the landing page: the latest month's headline numbers and
+    every report of every run found under ``out`` (:func:`ppxlib.landing.write_landing`)."""
+    from ppxlib.landing import write_landing
+
+    return write_landing(out)
 
 
 def as_frame(result: RunResult) -> pd.DataFrame:
