@@ -235,3 +235,36 @@ def test_a_driver_refusing_the_connection_is_an_environment_error(monkeypatch, t
     assert _one_line(capsys.readouterr().err) == (
         'ppx report: cannot reach the source: connection to server at "localhost", port 1 '
         "failed: Connection refused")
+
+
+@pytest.mark.parametrize(("given", "notebooks", "says"), [
+    ("horizn_months=24", [], "--param horizn_months: no report has a parameter 'horizn_months'"),
+    ("horizon_months=two", [], "--param horizon_months=two: horizon_months takes a whole "
+                               "number (the default in 03_clv is 12)"),
+    ("horizon_months=24.5", [], "horizon_months takes a whole number"),
+    ("monthly_discount_rate=a lot", [], "monthly_discount_rate takes a number"),
+    ("ces_higher_is_better=maybe", [], "ces_higher_is_better takes True or False"),
+    ("currency", [], "--param takes NAME=VALUE"),
+    ("month=2026-10", [], "--param month: ppx report sets month itself (use --month)"),
+    ("redact=True", [], "(use --redact)"),
+    # a parameter of a report that is not run is unknown for this run
+    ("horizon_months=24", ["00_overview"], "no report has a parameter 'horizon_months'"),
+])
+def test_a_wrong_param_is_one_line_naming_it_and_listing_the_valid_ones(
+        shop_folder, tmp_path, capsys, given, notebooks, says):
+    from ppxlib.report import default_notebook_dir
+
+    out = tmp_path / "out"
+    chosen = [a for n in notebooks for a in ("--notebook", str(default_notebook_dir() /
+                                                                f"{n}.ipynb"))]
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--param", given,
+                 "--quiet", *chosen])
+    assert code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert says in line, line
+    if "NAME=VALUE" not in says:
+        valid = line.split("valid parameters: ")[1].split(", ")
+        assert "currency" in valid and "sleeping_days" in valid
+        assert ("horizon_months" in valid) == (not notebooks)
+        assert not {"metrics_path", "month", "source", "redact"} & set(valid)  # ppx sets those
+    assert not out.exists()  # refused before any report was touched

@@ -24,6 +24,21 @@ CORPUS = Path(__file__).parent / "corpus"
 AS_OF = "2026-11-23T00:00:00"
 
 
+def _alts(page: str) -> list[str | None]:
+    """The alt text of every ``<img>`` of a page, in order (None where there is none)."""
+    from html.parser import HTMLParser
+
+    found: list[str | None] = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append(dict(attrs).get("alt"))
+
+    Images().feed(page)
+    return found
+
+
 def _text(page: str) -> str:
     """The visible text of an HTML page, tags removed and entities decoded."""
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
@@ -53,8 +68,11 @@ def test_html_has_no_code_no_scripts_and_stays_small(sample_run):
         assert "<script" not in text.lower(), page.name
         assert "import ppxlib" not in text and "nb.takeaway(" not in text, page.name
         assert "cdnjs" not in text and "mathjax" not in text.lower(), page.name
-        assert page.stat().st_size < 2 * 2**20, page.name
+        assert page.stat().st_size <= 1_500_000, page.name  # at most 1.5 MB
         assert 'src="data:image/png;base64' in text, page.name  # figures inlined
+        # one small stylesheet, inlined once (nbconvert's own is 257 KB)
+        styles = re.findall(r"<style[^>]*>(.*?)</style>", text, flags=re.S)
+        assert sum(len(css) for css in styles) < 20_000, page.name
 
 
 def test_manifest_records_parameters_status_versions_and_the_kpis(sample_run):
@@ -101,6 +119,89 @@ def test_every_report_says_on_its_first_screen_that_it_holds_customer_data(sampl
         first_screen = _text(text[: text.index("<h2")])  # before the first section
         assert "Contains customer-level data" in first_screen, page.name
         assert "--redact" in first_screen, page.name
+
+
+def test_every_page_has_a_real_title_and_every_chart_says_what_it_shows(sample_run):
+    out, result = sample_run
+    names = {"00_overview": "Post-purchase overview", "01_retention": "Retention",
+             "02_churn": "Churn diagnostics", "03_clv": "Customer lifetime value",
+             "04_experience": "Post-purchase experience"}
+    for page in sorted((out / "2026-10").glob("*.html")):
+        text = page.read_text()
+        title = re.search(r"<title>(.*?)</title>", text).group(1)
+        assert html.unescape(title) == f"{names[page.stem]} · October 2026 · sample", page.name
+        alts = _alts(text)
+        assert alts, page.name
+        for alt in alts:
+            assert alt and alt.strip() and alt not in ("Chart", "No description has been provided "
+                                                          "for this image"), (page.name, alt)
+            assert not alt.startswith("Chart in the section"), (page.name, alt)  # its own
+    overview = (out / "2026-10" / "00_overview.html").read_text()
+    assert _alts(overview) == ["Orders (orders per month); Revenue (revenue per month)"]
+    assert {nb["title"] for nb in result.manifest["notebooks"]} == set(names.values())
+    assert result.manifest["shop"] == "sample"
+    assert "Post-purchase overview" in (out / "index.html").read_text()  # links by name
+
+
+def test_a_chart_shown_without_its_title_gets_its_section_as_alt_text(tmp_path, caplog):
+    from ppxlib.report import render_html
+
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
+           "RU5ErkJggg==")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Weekly *check*"),
+                nbformat.v4.new_markdown_cell("## Returns by week"),
+                nbformat.v4.new_code_cell("x", outputs=[
+                    nbformat.v4.new_output("display_data", data={"image/png": png}),
+                    nbformat.v4.new_output("display_data", data={"image/png": png},
+                                           metadata={"image/png": {"alt": 'Returns "<by>"'}})])]
+    nbformat.write(nb, tmp_path / "r.ipynb")
+    with caplog.at_level("WARNING"):
+        render_html(tmp_path / "r.ipynb", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert _alts(page) == ["Chart in the section Returns by week", 'Returns "<by>"']
+    assert "<by>" not in page
+    assert "Alternative text is missing" not in caplog.text
+    assert "<title>Weekly check</title>" in page  # no shop given: the report's heading
+
+
+def test_params_reach_the_notebooks_that_have_them_typed_and_are_recorded(shop_folder,
+                                                                          tmp_path):
+    def notebook(name: str, parameters: str) -> Path:
+        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+            "name": "python3", "display_name": "Python 3", "language": "python"}})
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"),
+                    nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(
+                        "from ppxlib import notebook as nb\n"
+                        "names = ('currency', 'horizon_months', 'rate', 'flag', 'anything')\n"
+                        "got = {k: [type(v).__name__, v] for k, v in dict(globals()).items()\n"
+                        "       if k in names}\n"
+                        "nb.record_metrics(metrics_path, got=str(sorted(got.items())))")]
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    common = ("source = None\ntables = None\nmonth = None\nas_of = None\nredact = False\n"
+              "metrics_path = None\n")
+    first = notebook("a", common + "currency = ''\nhorizon_months = 12\nrate = 0.01\n"
+                              "flag = False\nanything = None\n")
+    second = notebook("b", common + "currency = ''\n")
+    result = run_report(shop_folder, out=tmp_path / "out", notebooks=[first, second],
+                        as_of=AS_OF, progress=False,
+                        params={"currency": "1", "horizon_months": "24", "rate": "1",
+                                "flag": "true", "anything": "[1, 2]"})
+    assert result.failed == []
+    got = {nb.name: nb.metrics["got"] for nb in result.notebooks}
+    assert got["a"] == str(sorted({"currency": ["str", "1"], "horizon_months": ["int", 24],
+                                   "rate": ["float", 1.0], "flag": ["bool", True],
+                                   "anything": ["list", [1, 2]]}.items()))
+    assert got["b"] == str([("currency", ["str", "1"])])  # only what b has
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    assert manifest["parameters"]["notebook_parameters"] == {
+        "currency": "1", "horizon_months": 24, "rate": 1.0, "flag": True, "anything": [1, 2]}
+    assert {nb["name"]: nb["parameters"] for nb in manifest["notebooks"]}["b"] == {
+        "currency": "1"}
 
 
 def test_two_runs_give_the_same_metrics_and_the_same_html(sample_run, tmp_path):
