@@ -284,7 +284,7 @@ def _card(h: Headline, row: pd.Series, history: pd.DataFrame, month: pd.Period,
     trend = sparkline(values, f"{h.label} by month, {_month_words(first)} to "
                               f"{_month_words(last)}",
                       start=first.strftime("%b %Y"), end=last.strftime("%b %Y")
-                      ) if any(v is not None for v in values) else ""
+                      ) if len(values) > 1 and any(v is not None for v in values) else ""
     label = _e(h.label)
     report = next((nb for nb in (run or {}).get("notebooks", [])
                    if isinstance(nb, dict) and nb.get("name") == h.notebook), None)
@@ -321,14 +321,15 @@ def headline_html(runs: list[dict[str, Any]]) -> str:
         notice = (f'<p class="notice">Reports that failed for {_e(_month_words(month))}: '
                   f"{_e(', '.join(map(str, failed)))}. Their numbers show as n/a; the list "
                   "below has the errors.</p>")
-    on_record = len(chosen)
-    span = (f"{_month_words(history.index[0])} to {_month_words(history.index[-1])}"
-            if len(history) > 1 else _month_words(month))
+    if len(history) > 1:
+        trends = (f"The small charts show every month on record ({len(chosen)} months, "
+                  f"{_e(_month_words(history.index[0]))} to {_e(_month_words(month))}), each "
+                  f"on its own scale; the red dot is {_e(_month_words(month))}.")
+    else:
+        trends = "Trend charts appear once a second month is on record."
     return (f'<section class="headline"><h2>{_e(_month_words(month))} at a glance</h2>'
             f'<p class="lead">Each number beside the month before and the same month a year '
-            f"before; n/a where a month has no report for it. The small charts show every "
-            f"month on record ({on_record} from {_e(span)}), each on its own scale; the red "
-            f"dot is {_e(_month_words(month))}.</p>{notice}"
+            f"before; n/a where a month has no report for it. {trends}</p>{notice}"
             f'<div class="cards">{cards}</div></section>')
 
 
