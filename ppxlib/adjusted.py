@@ -344,11 +344,18 @@ def _hazard_sentence(factor: str, level: str, hr: float, low: float, high: float
     return f"Customers with {who} reorder about {pace} comparable customers {them}."
 
 
-def _cox(frame, references, covariates, confidence, notes):
+def _cox(frame, references, covariates, confidence, notes, max_customers=None, seed=0):
     """The stratified Cox fit on collapsed rows: (fitter or None, design columns, rows)."""
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError
 
+    if max_customers is not None and len(frame) > max_customers:
+        # lifelines' fit grows with the rows, and few rows collapse (whole days times every
+        # combination of who they are); a random share keeps a big shop's fit in seconds
+        notes.append(f"The time-to-reorder model is fitted on a random {max_customers:,} of "
+                     f"the {len(frame):,} customers (enough for ratios to within a few per "
+                     f"cent); who comes back within the horizon is compared on all of them.")
+        frame = frame.sample(max_customers, random_state=seed)
     design = _dummies(frame, references, covariates, with_quarter=False)
     design["T"] = np.ceil(frame.days.to_numpy())  # whole days: ties, and rows that collapse
     design["E"] = frame.reordered.astype(np.int8).to_numpy()
@@ -373,7 +380,8 @@ def _ph_test(frame, references, covariates, cph_columns, sample, seed, notes):  
 
     lifelines' test reads unweighted residuals, so it runs on a refit to a random sample of
     customers, uncollapsed; a fixed sample size also keeps a huge shop from flagging a
-    departure too small to matter.
+    departure too small to matter, and lifelines' residuals cost time growing with the
+    square of the reorders (about a second for ten thousand customers).
     """
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
@@ -586,8 +594,8 @@ def _difference_sentence(factor, level, row, horizon_days) -> str:
 
 def fit_adjusted(frame: pd.DataFrame, factors: list[str] | None = None,
                  horizon_days: int = 90, confidence: float = 0.95, min_customers: int = 30,
-                 ph_sample: int = 20_000, ph_alpha: float = 0.01, seed: int = 0
-                 ) -> AdjustedResult:
+                 ph_sample: int = 10_000, ph_alpha: float = 0.01, seed: int = 0,
+                 max_cox_customers: int | None = 300_000) -> AdjustedResult:
     """Adjusted hazard ratios and ``horizon_days`` repurchase differences per experience.
 
     Parameters
@@ -607,7 +615,10 @@ def fit_adjusted(frame: pd.DataFrame, factors: list[str] | None = None,
     ph_alpha : float
         A factor level whose Holm-adjusted check p is below this gets curves, not a ratio.
     seed : int
-        Of that sample.
+        Of the samples.
+    max_cox_customers : int or None
+        The Cox model is fitted on a random sample of this many customers when there are
+        more (its fit time grows with the rows); None fits on all.
 
     Returns
     -------
@@ -640,7 +651,8 @@ def fit_adjusted(frame: pd.DataFrame, factors: list[str] | None = None,
     keep = _separated_levels(frame, references, frame.reordered, notes,
                              "ordered again", both=False)
     cox_frame = frame[keep]
-    cph, _design, rows = _cox(cox_frame, references, covariates, confidence, notes)
+    cph, _design, rows = _cox(cox_frame, references, covariates, confidence, notes,
+                              max_cox_customers, seed)
     ph = (_ph_test(cox_frame, references, covariates, list(cph.params_.index), ph_sample,
                    seed, notes) if cph is not None else pd.Series(dtype=float))
     hazards = _hazard_table(cox_frame, references, cph, ph, ph_alpha, notes)

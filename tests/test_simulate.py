@@ -102,9 +102,9 @@ def test_injected_defects_are_exactly_what_validation_excludes():
 def test_default_parameters_still_make_the_committed_sample_byte_for_byte(tmp_path):
     # the confounders are off by default and draw no random numbers: the sample (and every
     # seeded shop the tests use) is what it was before they existed, truth file included
-    from conftest import SAMPLE
-
     from ppxlib.cli import main
+
+    from conftest import SAMPLE
 
     assert main(["sample", "--customers", "5000", "--seed", "42", "--defects", "--out",
                  str(tmp_path)]) in (0, None)
