@@ -506,6 +506,8 @@ def _logistic(frame, references, covariates, horizon_days, confidence, notes) ->
         return pd.DataFrame(columns=columns)
     params = pd.Series(beta, index=x.columns)
     weights = grouped["size"].to_numpy(dtype=float)
+    xs = x.to_numpy(dtype=float)
+    eta = xs @ beta
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     rows = []
     for factor, reference in references.items():
@@ -521,8 +523,8 @@ def _logistic(frame, references, covariates, horizon_days, confidence, notes) ->
                                    f"{_words(factor, level)} (see the notes).")
                 rows.append(row)
                 continue
-            p1, g1 = _standardised(x, terms, term, beta, weights)
-            p0, g0 = _standardised(x, terms, None, beta, weights)
+            p1, g1 = _standardised(x, terms, term, beta, weights, eta, xs)
+            p0, g0 = _standardised(x, terms, None, beta, weights, eta, xs)
             d, g = p1 - p0, g1 - g0
             se = float(np.sqrt(g @ cov @ g))
             rel = d / p0
@@ -579,15 +581,27 @@ def logit_fit(x: np.ndarray, successes: np.ndarray, trials: np.ndarray,
 
 
 def _standardised(x: pd.DataFrame, terms: list[str], term: str | None, beta: np.ndarray,
-                  weights: np.ndarray) -> tuple[float, np.ndarray]:
+                  weights: np.ndarray, eta: np.ndarray | None = None, xs: np.ndarray | None = None
+                  ) -> tuple[float, np.ndarray]:
     """Mean predicted share with every row given ``term``'s level (None: the reference), and
-    its gradient in the coefficients."""
-    xs = x.to_numpy(dtype=float).copy()
-    for t in terms:
-        xs[:, x.columns.get_loc(t)] = 1.0 if t == term else 0.0
-    p = 1 / (1 + np.exp(-(xs @ beta)))
+    its gradient in the coefficients.
+
+    The rows' linear predictor ``eta`` has the factor's own terms swapped rather than the
+    design copied: a million-row design is copied once, not twice per level.
+    """
+    xs = x.to_numpy(dtype=float) if xs is None else xs
+    eta = xs @ beta if eta is None else eta
+    cols = [x.columns.get_loc(t) for t in terms]
+    swapped = eta - xs[:, cols] @ beta[cols]
+    if term is not None:
+        swapped = swapped + beta[x.columns.get_loc(term)]
+    p = 1 / (1 + np.exp(-swapped))
     share = float(np.average(p, weights=weights))
-    gradient = (weights * p * (1 - p)) @ xs / weights.sum()
+    v = weights * p * (1 - p) / weights.sum()
+    gradient = v @ xs
+    gradient[cols] = 0.0  # the factor's columns are set, not the rows' own values
+    if term is not None:
+        gradient[x.columns.get_loc(term)] = v.sum()
     return share, gradient
 
 

@@ -205,3 +205,23 @@ def test_nothing_after_the_end_is_used():
     assert frame.first_csat["c"] == "no answer"  # answered after the end
     assert not frame.reordered["a"]  # the second order is after the end
     assert frame.followed_days["c"] == pytest.approx(19.0)
+
+
+def test_recent_customers_count_only_once_followed_for_the_whole_horizon():
+    # 50 late customers acquired 10 days before the end, all back on day 5: counting them
+    # because they reordered (and not their recent peers who did not yet) would flatter
+    frame = _tiny(late_back=(30, 100), on_time_back=(50, 100))
+    recent = frame[frame.delivery == "late"].iloc[:50].copy()
+    recent.index = [f"r{i}" for i in range(50)]
+    recent = recent.assign(days=5.0, reordered=True, followed_days=10.0)
+    result = adjusted.fit_adjusted(pd.concat([frame, recent]), factors=["delivery"])
+    d = _row(result.differences, "delivery", "late")
+    assert d.followed == 100 and d.rate == pytest.approx(0.3, abs=1e-9)
+
+
+def test_a_missing_reference_level_is_replaced_by_the_most_common_and_said():
+    frame = _tiny(late_back=(40, 100), on_time_back=(60, 150))
+    frame["delivery"] = frame.delivery.replace({"on time": "unknown"})
+    result = adjusted.fit_adjusted(frame, factors=["delivery"])
+    assert any("compared with the most common, 'unknown'" in n for n in result.notes)
+    assert _row(result.differences, "delivery", "late").reference == "unknown"
