@@ -80,7 +80,7 @@ LEVEL_WORDS: dict[tuple[str, str], str] = {
 COVARIATES = ("channel", "region", "category")
 #: what each adjustment is, in words
 COVARIATE_WORDS = {"channel": "the first order's channel", "region": "its region",
-                   "category": "its category", "log_value": "its value",
+                   "category": "its category", "log_value": "the first order's value",
                    "quarter": "the quarter the customer was acquired"}
 MIN_EVENTS = 50
 #: a log ratio beyond this is a level the data separates, not an estimate
@@ -243,7 +243,7 @@ def adjusted_for(result: AdjustedResult) -> str:
     --------
     >>> adjusted_for(AdjustedResult(pd.DataFrame(), pd.DataFrame(),
     ...                             covariates=["channel", "log_value"]))
-    "the first order's channel and its value"
+    "the first order's channel and the first order's value"
     """
     words = [COVARIATE_WORDS.get(c, c) for c in result.covariates]
     if len(words) < 2:
