@@ -373,7 +373,7 @@ def _cox(frame, references, covariates, confidence, notes, max_customers=None, s
         # combination of who they are); a random share keeps a big shop's fit in seconds
         notes.append(f"The time-to-reorder model is fitted on a random {max_customers:,} of "
                      f"the {len(frame):,} customers (enough for ratios to within a few per "
-                     f"cent); who comes back within the horizon is compared on all of them.")
+                     f"cent).")
         picked = np.sort(np.random.default_rng(seed).choice(len(frame), max_customers,
                                                             replace=False))
         frame = frame.iloc[picked]  # positions, not pandas' sample: a million rows in a blink
@@ -475,11 +475,19 @@ def _hazard_table(frame, references, cph, ph, ph_alpha, notes) -> pd.DataFrame:
                                        "proportional", "estimated", "sentence"])
 
 
-def _logistic(frame, references, covariates, horizon_days, confidence, notes) -> pd.DataFrame:
+def _logistic(frame, references, covariates, horizon_days, confidence, notes,
+              max_customers=None, seed=0) -> pd.DataFrame:
     """Standardised ``horizon_days`` reorder shares per factor level (logistic model)."""
     # followed for the whole horizon, whether they reordered or not: counting recent
     # customers only when they reordered would favour whatever recent customers had
     followed = frame[frame.followed_days >= horizon_days]
+    if max_customers is not None and len(followed) > max_customers:
+        notes.append(f"Who comes back within {horizon_days} days is compared on a random "
+                     f"{max_customers:,} of the {len(followed):,} customers followed that "
+                     f"long (enough for differences to within a fraction of a point).")
+        picked = np.sort(np.random.default_rng(seed).choice(len(followed), max_customers,
+                                                            replace=False))
+        followed = followed.iloc[picked]
     within = followed.reordered & (followed.days <= horizon_days)
     keep = _separated_levels(followed, references, within, notes,
                              f"reordered within {horizon_days} days", both=True)
@@ -651,7 +659,8 @@ def fit_cox(frame: pd.DataFrame, factors: list[str] | None = None, confidence: f
 def fit_adjusted(frame: pd.DataFrame, factors: list[str] | None = None,
                  horizon_days: int = 90, confidence: float = 0.95, min_customers: int = 30,
                  ph_sample: int = 10_000, ph_alpha: float = 0.01, seed: int = 0,
-                 max_cox_customers: int | None = 200_000) -> AdjustedResult:
+                 max_cox_customers: int | None = 200_000,
+                 max_followed_customers: int | None = 400_000) -> AdjustedResult:
     """Adjusted hazard ratios and ``horizon_days`` repurchase differences per experience.
 
     Parameters
@@ -675,6 +684,8 @@ def fit_adjusted(frame: pd.DataFrame, factors: list[str] | None = None,
     max_cox_customers : int or None
         The Cox model is fitted on a random sample of this many customers when there are
         more (its fit time grows with the rows); None fits on all.
+    max_followed_customers : int or None
+        Likewise for the ``horizon_days`` model, of the customers followed that long.
 
     Returns
     -------
@@ -712,7 +723,8 @@ def fit_adjusted(frame: pd.DataFrame, factors: list[str] | None = None,
     ph = (_ph_test(cox_frame, references, covariates, list(cph.params_.index), ph_sample,
                    seed, notes) if cph is not None else pd.Series(dtype=float))
     hazards = _hazard_table(cox_frame, references, cph, ph, ph_alpha, notes)
-    differences = _logistic(frame, references, covariates, horizon_days, confidence, notes)
+    differences = _logistic(frame, references, covariates, horizon_days, confidence, notes,
+                            max_followed_customers, seed)
     return AdjustedResult(hazards, differences, notes, len(cox_frame),
                           int(cox_frame.reordered.sum()), len(rows), covariates, horizon_days,
                           confidence)

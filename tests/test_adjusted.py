@@ -225,3 +225,14 @@ def test_a_missing_reference_level_is_replaced_by_the_most_common_and_said():
     result = adjusted.fit_adjusted(frame, factors=["delivery"])
     assert any("compared with the most common, 'unknown'" in n for n in result.notes)
     assert _row(result.differences, "delivery", "late").reference == "unknown"
+
+
+def test_big_shops_are_fitted_on_a_stated_random_share():
+    frame = _tiny(late_back=(60, 150), on_time_back=(90, 150))
+    result = adjusted.fit_adjusted(frame, factors=["delivery"], max_cox_customers=200,
+                                   max_followed_customers=250)
+    notes = " ".join(result.notes)
+    assert "fitted on a random 200 of the 300 customers" in notes
+    assert "compared on a random 250 of the 300 customers" in notes
+    assert _row(result.differences, "delivery", "late").followed < 150
+    assert result.customers == 300  # the counts shown are the shop's, not the sample's
