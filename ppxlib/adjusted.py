@@ -30,6 +30,12 @@ Two models answer two questions:
   This difference needs no proportional hazards, and it is what
   :func:`ppxlib.stake.value_at_stake` prices.
 
+A big shop's models are fitted on stated random shares (200,000 customers for the Cox model,
+whose lifelines fit grows with the rows and barely collapses: whole days times every
+combination of who they are; 400,000 followed customers for the logistic one): at 1M
+customers the Cox fit takes about 4-8 s on the project's 2-core machine, all of it on 1M
+rows 25 s.
+
 Each factor's estimate is for customers alike in the others too: a late delivery that also
 brought a low CSAT shows partly under CSAT. Everything is as known at the observation end
 (:func:`point_in_time`), and these are associations in observational data, not causes.
