@@ -30,6 +30,14 @@ CONFOUNDERS = ("region_repeat_factor", "late_rate_factor", "category_return_fact
                "category_spend_factor")
 SECONDS_PER_DAY = 86_400
 
+#: CSAT (1-5) answer probabilities of scores 1..5 after an on-time and after a late delivery.
+CSAT_ON_TIME = (0.03, 0.05, 0.12, 0.35, 0.45)
+CSAT_LATE = (0.15, 0.20, 0.25, 0.25, 0.15)
+#: NPS (0-10) answer weights of scores 0..10 after a good and after a bad (late or returned)
+#: first order.
+NPS_GOOD = (1, 1, 1, 1, 2, 3, 6, 12, 18, 25, 30)
+NPS_BAD = (6, 5, 6, 8, 9, 10, 11, 14, 12, 10, 9)
+
 
 @dataclass(frozen=True)
 class ShopParameters:
@@ -144,6 +152,59 @@ class ShopParameters:
         weeks = days / 7
         on_time = 1 - (self.alpha / (self.alpha + weeks)) ** self.r
         return -self.late_churn * on_time
+
+    def csat_satisfied_share(self, late: bool, cut: int = 4) -> float:
+        """True share of CSAT answers (1-5) at ``cut`` or above about a late or an on-time
+        delivery: 0.80 on time and 0.40 late for the top two boxes.
+
+        A CSAT answer is drawn from :data:`CSAT_LATE` or :data:`CSAT_ON_TIME` by whether its
+        order arrived after the promised time, and nothing else moves it, so the share is
+        the sum of the probabilities of the scores from ``cut`` to 5.
+
+        Examples
+        --------
+        >>> round(ShopParameters().csat_satisfied_share(late=True), 2)
+        0.4
+        """
+        weights = CSAT_LATE if late else CSAT_ON_TIME
+        return float(sum(weights[cut - 1:]))
+
+    def csat_late_difference(self, cut: int = 4) -> float:
+        """True difference in the satisfied share of CSAT, late minus on-time delivery.
+
+        Examples
+        --------
+        >>> round(ShopParameters().csat_late_difference(), 2)
+        -0.4
+        """
+        return self.csat_satisfied_share(True, cut) - self.csat_satisfied_share(False, cut)
+
+    def nps_expected(self, bad: bool) -> float:
+        """True NPS (points) of answers about a bad (late or returned) or a good first order.
+
+        Examples
+        --------
+        >>> ShopParameters().nps_expected(bad=False), ShopParameters().nps_expected(bad=True)
+        (40.0, -36.0)
+        """
+        weights = NPS_BAD if bad else NPS_GOOD
+        return 100 * (sum(weights[9:]) - sum(weights[:7])) / sum(weights)
+
+    def nps_late_difference(self) -> float:
+        """True NPS difference, late minus on-time first delivery, in points.
+
+        A late first order always gets the "bad" answers; an on-time one only when it was
+        returned, which happens with probability ``return_rate`` (returns are drawn apart from
+        the answer; the few returns still to come at the end of the data are ignored).
+
+        Examples
+        --------
+        >>> round(ShopParameters().nps_late_difference(), 1)
+        -69.9
+        """
+        on_time = ((1 - self.return_rate) * self.nps_expected(False)
+                   + self.return_rate * self.nps_expected(True))
+        return self.nps_expected(True) - on_time
 
 
 @dataclass
@@ -395,8 +456,7 @@ def _surveys(rng, prm, orders, late, returned, end64, ids) -> pd.DataFrame:
     delivered_yet = ~orders.status.eq("in_transit").to_numpy()
     csat_mask = (rng.random(m) < prm.csat_response_rate) & delivered_yet
     csat_mask &= answer_ts < end64
-    on_time_dist = [0.03, 0.05, 0.12, 0.35, 0.45]
-    late_dist = [0.15, 0.20, 0.25, 0.25, 0.15]
+    on_time_dist, late_dist = list(CSAT_ON_TIME), list(CSAT_LATE)
     score_on = rng.choice(np.arange(1, 6), size=m, p=on_time_dist)
     score_late = rng.choice(np.arange(1, 6), size=m, p=late_dist)
     score = np.where(late, score_late, score_on)
@@ -413,8 +473,7 @@ def _surveys(rng, prm, orders, late, returned, end64, ids) -> pd.DataFrame:
     nps_ts = orders.order_ts.to_numpy() + np.timedelta64(30, "D")
     nps_mask = first & (rng.random(m) < prm.nps_response_rate) & (nps_ts < end64)
     bad = late | returned
-    good_dist = np.array([1, 1, 1, 1, 2, 3, 6, 12, 18, 25, 30], float)
-    bad_dist = np.array([6, 5, 6, 8, 9, 10, 11, 14, 12, 10, 9], float)
+    good_dist, bad_dist = np.array(NPS_GOOD, float), np.array(NPS_BAD, float)
     nps_good = rng.choice(np.arange(11), size=m, p=good_dist / good_dist.sum())
     nps_bad = rng.choice(np.arange(11), size=m, p=bad_dist / bad_dist.sum())
     nps_score = np.where(bad, nps_bad, nps_good)

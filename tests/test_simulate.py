@@ -96,6 +96,25 @@ def test_injected_defects_are_exactly_what_validation_excludes():
     assert clean.orders.count().execute() == len(shop.orders) - 2
 
 
+def test_survey_truth_is_what_the_generator_draws(shop):
+    """The CSAT and NPS truths of ShopParameters match 20,000 simulated customers."""
+    truth = shop.parameters
+    o = shop.orders.assign(late=shop.orders.delivered_ts > shop.orders.promised_ts)
+    answers = shop.surveys.merge(o[["order_id", "late"]], on="order_id")
+    csat = answers[answers.metric == "csat"]
+    satisfied = (csat.score >= 4).groupby(csat.late).agg(["mean", "size"])
+    for late in (True, False):
+        share, n = satisfied.loc[late]
+        expected = truth.csat_satisfied_share(late=late)
+        # within three standard errors (about 0.011 late, 0.004 on time)
+        assert share == pytest.approx(expected, abs=3 * (expected * (1 - expected) / n) ** 0.5)
+    assert truth.csat_late_difference() == pytest.approx(-0.40)
+    nps = answers[answers.metric == "nps"]
+    points = nps.groupby("late").score.apply(
+        lambda s: 100 * ((s >= 9).mean() - (s <= 6).mean()))
+    assert points[True] - points[False] == pytest.approx(truth.nps_late_difference(), abs=5)
+
+
 # ------------------------------------------------------------------ stated confounders
 
 
