@@ -58,6 +58,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.engine import customer_frame, first_by
 from ppxlib.experience import first_order_experience
+from ppxlib.pointintime import cut_table
 from ppxlib.repurchase import second_order_durations
 
 #: factor column -> (reference level, what the reference customers had, in words)
@@ -100,36 +101,23 @@ VALUE_STEP = 0.05  # log(1 + value) rounded to this: 5 % steps, so identical row
 
 def point_in_time(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table | None,
                   surveys: ir.Table | None, end: dt.datetime) -> tuple:
-    """The tables as they stood at ``end``: nothing that happened at or after it.
+    """The tables as they stood at ``end``, by the project's one rule
+    (:func:`ppxlib.pointintime.cut_table`): nothing at or after it.
 
-    Orders placed before ``end`` only; a delivery after it has not happened yet (the order
-    counts as late when its promised time has already passed, otherwise its delivery is
-    unknown); returns and survey answers before ``end``; tickets opened before it, and
-    one resolved after it is still open.
+    Orders, returns, answers and tickets before ``end`` only; a delivery after it has not
+    happened yet (its first order's delivery is "unknown"), and a ticket resolved after it is
+    still open. Tables already cut (:func:`ppxlib.pointintime.as_at`) come back the same.
 
     Returns
     -------
     tuple
         ``(orders, returns, tickets, surveys)``, each None where the input was.
     """
-    end_ts = ibis.literal(pd.Timestamp(end).to_pydatetime(), "timestamp")
-    o = orders.filter(orders.order_ts < end_ts)
-    if {"promised_ts", "delivered_ts"} <= set(o.columns):
-        future = o.delivered_ts >= end_ts
-        # not delivered by the end: late if the promise has passed (the end stands in for the
-        # delivery time, after the promise), otherwise not known yet
-        o = o.mutate(delivered_ts=ibis.ifelse(
-            future, ibis.ifelse(o.promised_ts < end_ts, end_ts, ibis.null("timestamp")),
-            o.delivered_ts))
-    r = returns.filter(returns.return_ts < end_ts) if returns is not None else None
-    t = None
-    if tickets is not None:
-        t = tickets.filter(tickets.opened_ts < end_ts)
-        if "resolved_ts" in t.columns:
-            t = t.mutate(resolved_ts=ibis.ifelse(t.resolved_ts < end_ts, t.resolved_ts,
-                                                 ibis.null("timestamp")))
-    s = surveys.filter(surveys.response_ts < end_ts) if surveys is not None else None
-    return o, r, t, s
+    end = pd.Timestamp(end).to_pydatetime()
+    tables = (("orders", orders), ("returns", returns), ("tickets", tickets),
+              ("surveys", surveys))
+    return tuple(None if table is None else cut_table(name, table, end)
+                 for name, table in tables)
 
 
 def first_order_covariates(orders: ir.Table, end: dt.datetime) -> pd.DataFrame:

