@@ -125,6 +125,40 @@ def change_sentence(row, period: pd.Period, currency: str = "") -> str:
             f"{step(row.low)} to {step(row.high)}).")
 
 
+#: The post-purchase problems the briefing prices, as (factor, level) of
+#: :func:`ppxlib.adjusted.fit_adjusted`, with their words.
+PROBLEMS = {
+    ("delivery", "late"): "a late first delivery",
+    ("returned", "returned"): "a returned first order",
+    ("ticket", "resolved slowly"): "a slowly resolved ticket on the first order",
+    ("ticket", "open"): "a ticket on the first order still open",
+    ("nps_group", "detractor"): "a detractor NPS answer",
+    ("first_csat", "low"): "a low CSAT for the first order",
+}
+
+
+def problem_costs(costs: pd.DataFrame, period: pd.Period) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of :func:`ppxlib.stake.value_at_stake` that are post-purchase problems, with
+    their words, and one line for each problem that could not be priced this month.
+
+    Examples
+    --------
+    >>> costs = pd.DataFrame({"factor": ["delivery", "ticket"], "level": ["late", "fast"],
+    ...                       "customers": [12, 3], "amount": [-300.0, 10.0]})
+    >>> shown, lines = problem_costs(costs, pd.Period("2026-10", "M"))
+    >>> shown.problem.tolist(), len(lines)
+    (['a late first delivery'], 5)
+    """
+    keys = list(zip(costs.factor, costs.level, strict=True))
+    shown = costs[[k in PROBLEMS for k in keys]].copy()
+    shown["problem"] = [PROBLEMS[k] for k in zip(shown.factor, shown.level, strict=True)]
+    priced = {k for k, n in zip(zip(shown.factor, shown.level, strict=True), shown.customers,
+                                strict=True) if n > 0}
+    lines = [f"Not priced: no new customer of {window(period)} had {words}, or too few "
+             f"customers had it to compare." for k, words in PROBLEMS.items() if k not in priced]
+    return shown[shown.customers > 0].sort_values("amount").reset_index(drop=True), lines
+
+
 @dataclass
 class Finding:
     """One sentence of the briefing, where it is shown in full, and what ranks it."""

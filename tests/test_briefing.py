@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
+import pytest
 
 from ppxlib import briefing, changes
 from ppxlib.retention import period_metrics
@@ -49,3 +50,39 @@ def test_findings_with_money_lead_then_the_fixed_order():
              briefing.Finding("churn", "#c", order=1)]
     assert briefing.rank_findings(found, limit=3).text.tolist() == [
         "late deliveries cost", "returns cost", "churn"]
+
+
+def test_the_late_delivery_cost_covers_the_value_the_simulators_truth_implies():
+    """On the sample: the month's late-delivery cost, as the briefing computes it, covers
+    the truth -- the same customers' expected repeat spend × the true relative drop."""
+    import ppxlib
+    from ppxlib import adjusted, clv, stake
+    from ppxlib.pointintime import as_at, month_end
+    from ppxlib.simulate import ShopParameters
+    from ppxlib.summary import rfm_summary
+
+    from conftest import AS_OF, SAMPLE
+
+    clean = as_at(ppxlib.open(SAMPLE).validate(as_of=AS_OF), month_end("2026-10"))
+    end = month_end("2026-10")
+    last_day = pd.Timestamp("2026-10-31")
+    summary = rfm_summary(clean.orders, last_day, freq_multiplier=7)
+    model = clv.fit_clv(summary, time_unit_days=7, purchase_model="MBG/NBD")
+    predictions = model.predict(summary, 12, 0.01)
+    customers = adjusted.customer_table(clean.orders, clean.returns, clean.tickets,
+                                        clean.surveys, end)
+    fitted = adjusted.fit_adjusted(customers)
+    costs = stake.value_at_stake(fitted.differences, customers, predictions, "2026-10")
+    late = costs.set_index(["factor", "level"]).loc[("delivery", "late")]
+    # before a repeat purchase nobody drops out, so a late first delivery's only effect is
+    # the customers it removes at once: the true relative drop in coming back is late_churn
+    truth_relative = ShopParameters().repurchase_difference(90) / (
+        1 - (ShopParameters().alpha / (ShopParameters().alpha + 90 / 7)) ** ShopParameters().r)
+    assert truth_relative == pytest.approx(-ShopParameters().late_churn)
+    first = pd.to_datetime(customers.first_ts)
+    affected = customers.index[(first >= pd.Timestamp("2026-10-01")) & (first < end)
+                               & (customers.delivery == "late")]
+    value = (predictions.expected_purchases * predictions.expected_spend).reindex(affected)
+    truth = truth_relative * float(value.sum())
+    assert late.customers == len(affected) > 5
+    assert late.low <= truth <= late.high, (late.low, truth, late.high)
