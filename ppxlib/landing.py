@@ -327,7 +327,16 @@ def headline_html(runs: list[dict[str, Any]]) -> str:
                   f"on its own scale; the red dot is {_e(_month_words(month))}.")
     else:
         trends = "Trend charts appear once a second month is on record."
+    start = ""
+    readable = [nb for nb in run.get("notebooks", []) if isinstance(nb, dict)
+                and nb.get("status") == "ok" and nb.get("html")]
+    first = min(readable, key=lambda nb: str(nb.get("name")), default=None)
+    if first is not None:  # the first report in order: the one-page summary when it exists
+        href = _e(f"{run['label']}/{first['html']}")
+        start = (f'<p class="start">Start with <a href="{href}">'
+                 f"{_e(first.get('title') or first.get('name'))}</a>.</p>")
     return (f'<section class="headline"><h2>{_e(_month_words(month))} at a glance</h2>'
+            f"{start}"
             f'<p class="lead">Each number beside the month before and the same month a year '
             f"before; n/a where a month has no report for it. {trends}</p>{notice}"
             f'<div class="cards">{cards}</div></section>')
@@ -387,7 +396,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:
   margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;margin:1.4em 0 .3em;
   border-bottom:1px solid #e3e3e3;padding-bottom:.2em}
-p.lead{color:#555;margin-top:0} a{color:#2f6690}
+p.lead{color:#555;margin-top:0} a{color:#2f6690} p.start{font-size:1.1em;margin:.4em 0}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(14.5em,1fr));gap:.8em}
 .card{border:1px solid #dde3e8;border-radius:6px;padding:.6em .8em;min-width:0}
 .card .l{color:#555;font-size:.9em} .card .v{font-size:1.55em;font-weight:600}

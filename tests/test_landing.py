@@ -172,3 +172,12 @@ def test_the_sample_landing_page_shows_october_revenue_beside_september_and_a_ye
     assert f"{(revenue('2026-10') / year_ago - 1):+.1%} vs October 2025" in card
     # the reports that were not run show n/a, never 0
     assert "Churn (customers lost in the month) n/a The retention report was not run" in text
+
+
+def test_the_page_starts_with_the_first_report_of_the_latest_month(tmp_path):
+    latest = _manifest("2026-10", {"revenue": 1.0}, {"nps_0-10": 3.0})
+    latest["notebooks"].insert(0, {"name": "00_briefing", "title": "This month in one page",
+                                   "status": "ok", "html": "00_briefing.html", "metrics": {}})
+    _write(tmp_path, latest)
+    page = write_landing(tmp_path).read_text()
+    assert 'Start with <a href="2026-10/00_briefing.html">This month in one page</a>.' in page

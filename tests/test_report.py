@@ -123,7 +123,8 @@ def test_every_report_says_on_its_first_screen_that_it_holds_customer_data(sampl
 
 def test_every_page_has_a_real_title_and_every_chart_says_what_it_shows(sample_run):
     out, result = sample_run
-    names = {"00_overview": "Post-purchase overview", "01_retention": "Retention",
+    names = {"00_briefing": "This month in one page",
+             "00_overview": "Post-purchase overview", "01_retention": "Retention",
              "02_churn": "Churn diagnostics", "03_clv": "Customer lifetime value",
              "04_experience": "Post-purchase experience"}
     for page in sorted((out / "2026-10").glob("*.html")):
@@ -131,7 +132,7 @@ def test_every_page_has_a_real_title_and_every_chart_says_what_it_shows(sample_r
         title = re.search(r"<title>(.*?)</title>", text).group(1)
         assert html.unescape(title) == f"{names[page.stem]} · October 2026 · sample", page.name
         alts = _alts(text)
-        assert alts, page.name
+        assert alts or page.stem == "00_briefing", page.name  # the charts' reports
         for alt in alts:
             assert alt and alt.strip() and alt not in ("Chart", "No description has been provided "
                                                           "for this image"), (page.name, alt)
