@@ -240,7 +240,7 @@ def test_a_driver_refusing_the_connection_is_an_environment_error(monkeypatch, t
 @pytest.mark.parametrize(("given", "notebooks", "says"), [
     ("horizn_months=24", [], "--param horizn_months: no report has a parameter 'horizn_months'"),
     ("horizon_months=two", [], "--param horizon_months=two: horizon_months takes a whole "
-                               "number (the default in 03_clv is 12)"),
+                               "number (the default in 00_briefing is 12)"),
     ("horizon_months=24.5", [], "horizon_months takes a whole number"),
     ("monthly_discount_rate=a lot", [], "monthly_discount_rate takes a number"),
     ("ces_higher_is_better=maybe", [], "ces_higher_is_better takes True or False"),
