@@ -1,9 +1,13 @@
 """The same computations on local Spark give the same results as on DuckDB.
 
-One SparkSession (local[2]) serves the module; it takes a few seconds to start.
+One SparkSession (local[2]) serves the module; it takes a few seconds to start. Without
+pyspark or Java the module is skipped with one line saying why (``./tasks test-fast`` skips
+it on purpose); with ``PPX_REQUIRE_SPARK=1`` (CI) that is an error instead.
 """
 
 from __future__ import annotations
+
+import os
 
 import pandas as pd
 import pytest
@@ -12,20 +16,31 @@ import ppxlib
 from ppxlib import cohorts, kpis, lifecycle, repurchase, retention, rfm
 from ppxlib.simulate import inject_defects, simulate_shop
 
-from conftest import AS_OF
+from conftest import AS_OF, ROOT, java_problem
 
-pyspark = pytest.importorskip("pyspark")
+_missing = java_problem()
+try:
+    import pyspark  # noqa: F401
+except ImportError:
+    _missing = "pyspark is not installed (pip install -e '.[spark]')"
+if _missing:
+    if os.environ.get("PPX_REQUIRE_SPARK"):
+        raise RuntimeError(f"PPX_REQUIRE_SPARK is set but Spark cannot run: {_missing}")
+    pytest.skip(f"Spark tests skipped: {_missing}", allow_module_level=True)
 pytestmark = pytest.mark.spark
 
 COLUMNS = ["order_id", "customer_id", "order_ts", "amount", "channel"]
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(tmp_path_factory):
     from pyspark.sql import SparkSession
 
+    # Spark makes its warehouse folder in the working directory unless told otherwise.
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
     session = (SparkSession.builder.master("local[2]").appName("ppx-tests")
                .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", str(warehouse))
                .config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "4")
                .getOrCreate())
@@ -155,10 +170,16 @@ def test_a_spark_url_with_table_paths_opens(spark, tmp_path):
                                               "returns": "nowhere"})
 
 
-def test_the_report_runner_on_spark_gives_duckdbs_numbers(tmp_path):
+def test_the_report_runner_on_spark_gives_duckdbs_numbers(tmp_path, monkeypatch):
     """``ppx report --source spark:local[2] --table orders=PATH``: the overview's headline
     numbers equal those of the same files read by DuckDB (the kernel starts its own Spark)."""
     from ppxlib.report import default_notebook_dir, run_report
+
+    # The kernel runs in notebooks/: its Spark's warehouse folder goes to a temporary one.
+    litter = default_notebook_dir() / "spark-warehouse"
+    there_before = litter.exists()
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", f"--conf spark.sql.warehouse.dir="
+                                              f"{tmp_path / 'warehouse'} pyspark-shell")
 
     shop = simulate_shop(customers=200, seed=2, start="2025-01-01", end="2025-04-01")
     (tmp_path / "files").mkdir()
@@ -172,3 +193,4 @@ def test_the_report_runner_on_spark_gives_duckdbs_numbers(tmp_path):
     assert on_spark.manifest["parameters"]["source"] == "spark:local[2]"
     assert on_spark.notebooks[0].metrics == on_duckdb.notebooks[0].metrics
     assert on_spark.notebooks[0].metrics["orders"] > 0
+    assert there_before or not litter.exists(), f"the test left {litter.relative_to(ROOT)}"
