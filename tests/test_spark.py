@@ -118,7 +118,8 @@ def test_customer_summary_is_identical(whole_shop):
     # Weekly periods start on Mondays in both engines (their own week truncation).
     weeks = {"freq_multiplier": 7}
     for kwargs in (weeks, {**weeks, "calibration_end": "2025-01-31"}, {"freq": "W"},
-                   {"freq": "W", "calibration_end": "2025-01-29"}):
+                   {"freq": "W", "calibration_end": "2025-01-29"},
+                   {"timezone": "America/New_York"}, {"freq": "W", "timezone": "Asia/Tokyo"}):
         a = rfm_summary(on_spark.orders, "2025-06-30", **kwargs)
         b = rfm_summary(on_duckdb.orders, "2025-06-30", **kwargs)
         pd.testing.assert_frame_equal(a, b, check_dtype=False, check_index_type=False)
