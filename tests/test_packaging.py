@@ -14,7 +14,11 @@ import yaml
 from conftest import ROOT
 
 # conda-forge spells a few PyPI requirements differently.
-CONDA_NAMES = {"ibis-framework[duckdb]": "ibis-duckdb", "ibis-framework[pyspark]": "ibis-pyspark"}
+CONDA_NAMES = {"ibis-framework[duckdb]": "ibis-duckdb", "ibis-framework[pyspark]": "ibis-pyspark",
+               "pyspark[connect]": "pyspark"}
+# ... and has no extras: these are listed one by one (pyspark 4.0's [connect] extra).
+CONDA_EXTRAS = {"pyspark[connect]": {"grpcio": ">=1.67", "grpcio-status": ">=1.67",
+                                     "googleapis-common-protos": ">=1.65"}}
 
 
 def _split(requirement: str) -> tuple[str, str]:
@@ -33,6 +37,7 @@ def _pyproject() -> dict[str, str]:
     for requirement in requirements:
         name, spec = _split(requirement)
         found[CONDA_NAMES.get(name, name)] = spec
+        found.update(CONDA_EXTRAS.get(name, {}))
     return found
 
 

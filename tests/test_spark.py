@@ -195,3 +195,100 @@ def test_the_report_runner_on_spark_gives_duckdbs_numbers(tmp_path, monkeypatch)
     assert on_spark.notebooks[0].metrics == on_duckdb.notebooks[0].metrics
     assert on_spark.notebooks[0].metrics["orders"] > 0
     assert there_before or not litter.exists(), f"the test left {litter.relative_to(ROOT)}"
+
+
+# --------------------------------------------------------------------------- Spark Connect
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    """A Spark Connect server on localhost, started as the sbin script starts one.
+
+    pip's pyspark has no ``sbin/start-connect-server.sh`` but ships the server's jar, so
+    ``spark-submit --class ...SparkConnectServer spark-internal`` (what that script runs)
+    starts it offline.
+    """
+    import signal
+    import socket
+    import subprocess
+    import time
+    from pathlib import Path
+
+    if not _connect_client():
+        pytest.skip("the Spark Connect client is not installed (pip install -e '.[spark]')")
+    home = Path(pyspark.__file__).parent
+    folder = tmp_path_factory.mktemp("connect")
+    port = _free_port()
+    command = [str(home / "bin" / "spark-submit"),
+               "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+               "--master", "local[2]", "--conf", f"spark.connect.grpc.binding.port={port}",
+               "--conf", "spark.sql.session.timeZone=UTC", "--conf", "spark.ui.enabled=false",
+               "--conf", f"spark.sql.warehouse.dir={folder / 'warehouse'}", "spark-internal"]
+    log = folder / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder,
+                                  env={**os.environ, "SPARK_HOME": str(home)},
+                                  start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"the Spark Connect server exited: {log.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"no Spark Connect server on port {port} after 180 s")
+                time.sleep(1)
+        yield f"sc://localhost:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def _connect_client() -> bool:
+    try:
+        import grpc  # noqa: F401  (pyspark[connect])
+    except ImportError:
+        if os.environ.get("PPX_REQUIRE_SPARK"):
+            raise
+        return False
+    return True
+
+
+def test_ppx_report_over_spark_connect_gives_duckdbs_metrics(connect_server, tmp_path):
+    """``ppx report --source sc://localhost:PORT`` on the sample's orders as Parquet: the
+    manifest's metrics equal those of the DuckDB run on the same file."""
+    import json
+
+    from ppxlib.cli import main
+    from ppxlib.datasets import sample_path
+    from ppxlib.report import default_notebook_dir
+
+    files = tmp_path / "files"
+    files.mkdir()
+    orders = ppxlib.open(sample_path()).orders.to_pandas()
+    orders.to_parquet(files / "orders.parquet")
+    common = ["--notebook", str(default_notebook_dir() / "00_overview.ipynb"),
+              "--month", "2026-10", "--as-of", AS_OF.isoformat(), "--quiet"]
+    assert main(["report", "--source", connect_server, "--out", str(tmp_path / "sc"),
+                 "--table", f"orders={files / 'orders.parquet'}", *common]) == 0
+    assert main(["report", "--source", str(files), "--out", str(tmp_path / "duckdb"),
+                 *common]) == 0
+    on_connect, on_duckdb = (json.loads((tmp_path / run / "2026-10" / "manifest.json")
+                                        .read_text()) for run in ("sc", "duckdb"))
+    assert on_connect["parameters"]["source"] == connect_server
+    metrics = [[nb["metrics"] for nb in m["notebooks"]] for m in (on_connect, on_duckdb)]
+    assert metrics[0] == metrics[1] and metrics[0][0]["orders"] > 1000
