@@ -186,7 +186,8 @@ def rfm_summary(
     Returns
     -------
     pandas.DataFrame
-        Indexed by customer id (sorted): ``frequency, recency, T, monetary_value`` and, with
+        Indexed by customer id (sorted; the index is named ``customer_id_col``):
+        ``frequency, recency, T, monetary_value`` and, with
         ``calibration_end``, ``frequency_holdout, monetary_value_holdout, duration_holdout``.
         Only customers with a first purchase by the (calibration) end appear.
 
@@ -225,7 +226,7 @@ def rfm_summary(
 
     if calibration_end is None:
         summary = _summarise(periods, end, freq, freq_multiplier, monetary)
-        frame = _to_frame(summary)
+        frame = _to_frame(summary, customer_id_col)
         _check_not_empty(frame, _day(observation_end, datetime_format, timezone))
         return frame
 
@@ -247,16 +248,19 @@ def rfm_summary(
     select["frequency_holdout"] = joined.frequency_holdout.fill_null(0.0)
     if monetary:
         select["monetary_value_holdout"] = joined.monetary_value_holdout.fill_null(0.0)
-    frame = _to_frame(joined.select(**select))
+    frame = _to_frame(joined.select(**select), customer_id_col)
     frame["duration_holdout"] = (end - cal).days / _PERIOD_DAYS[freq] / freq_multiplier
     _check_not_empty(frame, _day(calibration_end, datetime_format, timezone))
     return frame
 
 
-def _to_frame(expr: ir.Table) -> pd.DataFrame:
+def _to_frame(expr: ir.Table, customer_id_col: str) -> pd.DataFrame:
     """Customer-sized result to pandas, sorted by the engine (sorting 1M string ids in pandas
-    costs more than the whole query)."""
-    return customer_frame(expr)
+    costs more than the whole query); the index is named as the caller's column, as in
+    lifetimes."""
+    frame = customer_frame(expr)
+    frame.index.name = customer_id_col
+    return frame
 
 
 def _check_not_empty(frame: pd.DataFrame, end: dt.date) -> None:
