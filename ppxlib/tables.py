@@ -143,8 +143,7 @@ def as_table(obj: Any, name: str = "orders", *, columns: Mapping[str, str] | Non
         raise ValueError(f"unknown table {name!r}; expected one of {', '.join(CONTRACT)}")
     kind = kind_of(obj)
     if kind is None:
-        raise TypeError(f"{name} must be {ACCEPTED}; got {type(obj).__module__}."
-                        f"{type(obj).__name__}")
+        raise TypeError(_not_a_table(name, obj))
     if kind == "ibis":
         return _parse_ibis(obj, parse or {})
     clean = _from_frames({name: obj}, {name: dict(columns or {})}, {name: dict(parse or {})},
@@ -173,8 +172,7 @@ def as_tables(**tables: Any) -> tuple[ir.Table | None, ...]:
         if n not in CONTRACT:
             raise ValueError(f"unknown table {n!r}; expected some of {', '.join(CONTRACT)}")
         if kind_of(t) is None:
-            raise TypeError(f"{n} must be {ACCEPTED}; got {type(t).__module__}."
-                            f"{type(t).__name__}")
+            raise TypeError(_not_a_table(n, t))
     frames = {n: t for n, t in given.items() if kind_of(t) != "ibis"}
     if not frames:
         return tuple(tables.values())
@@ -188,6 +186,12 @@ def as_tables(**tables: Any) -> tuple[ir.Table | None, ...]:
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def _not_a_table(name: str, obj: Any) -> str:
+    cls = type(obj)
+    return (f"{name} must be {ACCEPTED}; got {cls.__module__}.{cls.__qualname__} (files, "
+            "folders and databases: ppxlib.open(source).validate() gives the tables)")
 
 
 def _to_engine_input(obj: Any, kind: str) -> Any:
