@@ -4,18 +4,101 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_INTERRUPTED = 130  # what shells report for a command ended by Ctrl-C (128 + SIGINT)
+#: Set to see the Python traceback of an unexpected error instead of its one-line message.
+DEBUG_ENV = "PPX_DEBUG"
+#: What a terminal would act on rather than show: C0/C1 controls (ANSI escapes start with
+#: ESC), DEL, and bidi overrides that reorder the rest of the line.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _report(args: argparse.Namespace) -> int:
+def terminal_text(text: object, newlines: bool = False) -> str:
+    r"""Text that came from data or arguments, made safe to print on a terminal.
+
+    Control characters (ANSI escapes, NUL, carriage returns, bidi overrides) are shown as
+    escapes such as ``\x1b`` instead of being acted on. Newlines are kept only when
+    ``newlines`` (the multi-line tally of ``ppx validate``); else they are escaped too.
+
+    Examples
+    --------
+    >>> print(terminal_text("red\x1b[31m\x00\nnext"))
+    red\x1b[31m\x00\nnext
+    """
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    text = str(text)
+    if newlines:
+        return "\n".join(_UNPRINTABLE.sub(escape, line) for line in text.split("\n"))
+    return _UNPRINTABLE.sub(escape, text.replace("\n", "\\n"))
+
+
+def _say(command: str, message: object, newlines: bool = False) -> None:
+    print(f"ppx {command}: {terminal_text(message, newlines)}", file=sys.stderr, flush=True)
+
+
+def _failure(command: str, err: BaseException) -> int:
+    """Print a failure as one line (a contract error: its list of problems); the exit code.
+
+    2 for bad input (the source, an argument), 1 for the environment (memory, disk, a
+    database that cannot be reached, a missing driver), 130 for Ctrl-C.
+    """
     import duckdb
 
     from ppxlib.contract import ContractError
+    from ppxlib.sources import mask_secrets, out_of_memory_message
+
+    def first_line(error: BaseException) -> str:
+        lines = str(error).strip().splitlines()
+        return mask_secrets(lines[0] if lines else type(error).__name__)
+
+    if isinstance(err, KeyboardInterrupt):
+        _say(command, "interrupted: nothing was replaced (reports already in place are as "
+                      "they were)")
+        return EXIT_INTERRUPTED
+    if isinstance(err, ContractError):
+        _say(command, mask_secrets(str(err)), newlines=True)
+        return EXIT_INVALID
+    if isinstance(err, duckdb.OutOfMemoryException):
+        _say(command, out_of_memory_message(str(err)))
+        return EXIT_FAILED
+    if isinstance(err, FileNotFoundError | ValueError | TypeError):
+        _say(command, first_line(err))
+        return EXIT_INVALID
+    if isinstance(err, duckdb.IOException) and "not a valid DuckDB database" in str(err):
+        _say(command, f"the source is not a DuckDB database: {first_line(err)}")
+        return EXIT_INVALID
+    if isinstance(err, duckdb.InvalidInputException | duckdb.ConversionException):
+        _say(command, f"the source cannot be read: {first_line(err)}")
+        return EXIT_INVALID
+    if isinstance(err, ImportError):
+        _say(command, f"a driver is missing: {first_line(err)}")
+        return EXIT_FAILED
+    # DB-API drivers (psycopg, snowflake, ...) name a refused or lost connection this way
+    refused = type(err).__name__ in ("OperationalError", "InterfaceError")
+    if isinstance(err, duckdb.IOException | ConnectionError) or refused:
+        _say(command, f"cannot reach the source: {first_line(err)}")
+        return EXIT_FAILED
+    if isinstance(err, OSError):
+        _say(command, f"{first_line(err)} (nothing was replaced: reports already in place are "
+                      "as they were)")
+        return EXIT_FAILED
+    if os.environ.get(DEBUG_ENV):
+        raise err
+    _say(command, f"unexpected error: {type(err).__name__}: {first_line(err)} "
+                  f"(set {DEBUG_ENV}=1 for the traceback)")
+    return EXIT_FAILED
+
+
+def _report(args: argparse.Namespace) -> int:
     from ppxlib.report import run_report
-    from ppxlib.sources import out_of_memory_message
 
     try:
         result = run_report(
@@ -24,19 +107,13 @@ def _report(args: argparse.Namespace) -> int:
             timeout=args.timeout, progress=not args.quiet, snapshot=not args.no_snapshot,
             workers=args.workers, tables=_tables(args.table),
         )
-    except ContractError as err:
-        print(f"ppx report: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    except (FileNotFoundError, ValueError) as err:
-        print(f"ppx report: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    except duckdb.OutOfMemoryException as err:
-        print(f"ppx report: {out_of_memory_message(str(err))}", file=sys.stderr)
-        return EXIT_FAILED
+    except (Exception, KeyboardInterrupt) as err:
+        return _failure("report", err)
     index = Path(args.out) / "index.html"
-    print(f"{result.folder}  ({len(result.notebooks)} reports)\nindex: {index}")
+    print(terminal_text(f"{result.folder}  ({len(result.notebooks)} reports)"))
+    print(terminal_text(f"index: {index}"))
     if result.failed:
-        print(f"ppx report: failed: {', '.join(result.failed)}", file=sys.stderr)
+        _say("report", f"failed: {', '.join(result.failed)}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -47,7 +124,7 @@ def _tables(pairs: list[str] | None) -> dict[str, str] | None:
         return None
     bad = [p for p in pairs if "=" not in p]
     if bad:
-        raise SystemExit(f"ppx report: --table takes NAME=TABLE_OR_PATH, got {bad[0]!r}")
+        raise ValueError(f"--table takes NAME=TABLE_OR_PATH, got {bad[0]!r}")
     return dict(p.split("=", 1) for p in pairs)
 
 
@@ -71,27 +148,21 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    import duckdb
-
     import ppxlib
-    from ppxlib.contract import ContractError
-    from ppxlib.sources import out_of_memory_message
+    from ppxlib.report import no_orders_left
 
     try:
         clean = ppxlib.open(args.source).validate(as_of=args.as_of)
-    except ContractError as err:
-        print(f"ppx validate: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    except (FileNotFoundError, ValueError, TypeError) as err:
-        print(f"ppx validate: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    except duckdb.OutOfMemoryException as err:
-        print(f"ppx validate: {out_of_memory_message(str(err))}", file=sys.stderr)
-        return EXIT_FAILED
-    if args.json:
+    except (Exception, KeyboardInterrupt) as err:
+        return _failure("validate", err)
+    if args.json:  # json.dumps escapes control characters itself
         print(json.dumps(clean.quality.to_dict(), indent=2))
     else:
-        print(clean.quality.to_text())
+        print(terminal_text(clean.quality.to_text(), newlines=True))
+    problem = no_orders_left(clean.quality)
+    if problem:
+        _say("validate", problem)
+        return EXIT_INVALID
     return EXIT_OK
 
 

@@ -56,15 +56,20 @@ class CLVModel:
     ----------
     time_unit_days : float
         Days per unit of the summary's recency and T (and of ``alpha``).
-    bgf_ : lifetimes.BetaGeoFitter
+    purchase_model_ : str
+        "BG/NBD", "MBG/NBD" or "Pareto/NBD": which model predicts purchases and drop-out.
+    bgf_ : lifetimes fitter
+        The fitted purchase model (``BetaGeoFitter``, ``ModifiedBetaGeoFitter`` or
+        ``ParetoNBDFitter``; the name is kept from when it was always BG/NBD).
     ggf_ : lifetimes.GammaGammaFitter or None
         None when the spend model was not fitted (no repeat buyers with positive spend).
     params_ : pandas.Series
-        r, alpha, a, b (and p, q, gamma).
+        The purchase model's (r, alpha, a, b; Pareto/NBD: r, alpha, s, beta), then p, q,
+        gamma.
     standard_errors_ : pandas.Series
         Same index as ``params_``.
     log_likelihood_ : float
-        BG/NBD log-likelihood of the data in its own time unit.
+        BG/NBD log-likelihood of the data in its own time unit (NaN for the other models).
     spend_check_ : dict
         ``correlation`` (Pearson, frequency vs mean spend of repeat buyers), ``p_value``,
         ``customers``, ``ok`` (False when |correlation| >= 0.3 with p < 0.05).
@@ -81,6 +86,7 @@ class CLVModel:
     spend_check_: dict
     customers_: int
     notes_: list[str] = field(default_factory=list)
+    purchase_model_: str = "BG/NBD"
 
     # ------------------------------------------------------------------ predictions
     def _units(self, days: float) -> float:
@@ -90,6 +96,11 @@ class CLVModel:
         """Expected repeat purchases of each customer in the next ``days`` days (lifetimes'
         formula, evaluated per distinct (frequency, T): :func:`ppxlib.bgnbd.expected_purchases`).
         """
+        if self.purchase_model_ != "BG/NBD":
+            pair, cumulative = _lifetimes_expectations(self.bgf_, [self._units(days)],
+                                                       summary)
+            return pd.Series(cumulative[pair, 0], index=summary.index,
+                             name="expected_purchases")
         value = bgnbd.expected_purchases(self.bgf_.params_, self._units(days),
                                          summary.frequency, summary.recency, summary["T"])
         return pd.Series(value[:, 0], index=summary.index, name="expected_purchases")
@@ -128,6 +139,12 @@ class CLVModel:
         if months < 1:
             raise ValueError(f"months must be at least 1, got {months}")
         month = np.arange(1, months + 1)
+        if self.purchase_model_ != "BG/NBD":
+            pair, cumulative = _lifetimes_expectations(
+                self.bgf_, self._units(month * DAYS_PER_MONTH), summary)
+            in_month = np.diff(cumulative, axis=1, prepend=0.0)
+            discounted = in_month @ (1 + monthly_discount_rate) ** -month.astype(float)
+            return cumulative[pair, -1], discounted[pair]
         pair, cumulative, denominator = bgnbd.expected_purchase_parts(
             self.bgf_.params_, self._units(month * DAYS_PER_MONTH), summary.frequency,
             summary.recency, summary["T"])
@@ -153,6 +170,22 @@ class CLVModel:
             frame["expected_spend"] = spend
             frame["clv"] = spend.to_numpy() * discounted
         return frame
+
+
+def _lifetimes_expectations(fitter, times, summary: pd.DataFrame
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """lifetimes' conditional expected purchases at each of ``times``, evaluated once per
+    distinct (frequency, recency, T): ``(row of each customer, rows × times)``."""
+    keys = summary[["frequency", "recency", "T"]]
+    pair, unique = pd.MultiIndex.from_frame(keys).factorize()
+    unique = pd.DataFrame(list(unique), columns=["frequency", "recency", "T"])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cumulative = np.column_stack([np.asarray(
+            fitter.conditional_expected_number_of_purchases_up_to_time(
+                t, unique.frequency, unique.recency, unique["T"]), dtype=float)
+            for t in times])
+    return pair, cumulative
 
 
 def _collapse(summary: pd.DataFrame) -> pd.DataFrame:
@@ -205,6 +238,64 @@ def _fit_bgnbd(rows: pd.DataFrame, notes: list[str]) -> BetaGeoFitter:
         "the BG/NBD model did not converge (" + "; ".join(errors) + "). Check that the "
         "summary has repeat purchases and varied recency; try another time unit "
         "(freq_multiplier), a longer observation period, or fit_clv(..., penalizer=0.01).")
+
+
+#: Parameter names of each purchase model, as :attr:`CLVModel.params_` lists them.
+PURCHASE_PARAMS = {"BG/NBD": BGNBD_PARAMS, "MBG/NBD": BGNBD_PARAMS,
+                   "Pareto/NBD": ("r", "alpha", "s", "beta")}
+
+
+def _fit_other(rows: pd.DataFrame, name: str, notes: list[str]):
+    """MBG/NBD or Pareto/NBD with lifetimes' own fitters (on the collapsed rows)."""
+    args = (rows.frequency, rows.recency, rows["T"])
+    errors = []
+    for penalizer in (0.0, 1e-6, 1e-3):
+        fitter = (ModifiedBetaGeoFitter(penalizer_coef=penalizer) if name == "MBG/NBD"
+                  else ParetoNBDFitter(penalizer_coef=penalizer))
+        # lifetimes would start Pareto/NBD from random parameters: start from ones instead
+        start = None if name == "MBG/NBD" else np.ones(4)
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                fitter.fit(*args, weights=rows.weight, initial_params=start, verbose=False)
+        except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+            errors.append(f"penalizer {penalizer:g}: {type(err).__name__}")
+            continue
+        if np.all(np.isfinite(fitter.params_.to_numpy())):
+            if penalizer:
+                notes.append(f"{name} needed a penalizer of {penalizer:g}.")
+            if getattr(fitter, "_hessian_", None) is None:
+                fitter._hessian_ = _numerical_hessian(fitter, rows)
+            # a simulator closure lifetimes attaches: it cannot be pickled, and the reports
+            # share fitted models between notebooks as pickles
+            vars(fitter).pop("generate_new_data", None)
+            return fitter
+        errors.append(f"penalizer {penalizer:g}: non-finite parameters")
+    raise CLVFitError(f"the {name} model did not converge (" + "; ".join(errors) + ").")
+
+
+def _numerical_hessian(fitter, rows: pd.DataFrame, step: float = 1e-4) -> np.ndarray:
+    """Hessian of the mean negative log-likelihood in the log-parameters, by central
+    differences (lifetimes' Pareto/NBD fitter keeps none; the parameter draws need one)."""
+    names = list(fitter.params_.index)
+    centre = np.log(fitter.params_.to_numpy(dtype=float))
+    f, r, t = (rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    w = rows.weight.to_numpy(dtype=float)
+
+    def nll(log_params: np.ndarray) -> float:  # Pareto/NBD's takes the parameters, summed
+        with np.errstate(all="ignore"):
+            total = fitter._negative_log_likelihood(np.exp(log_params), f, r, t, w, 0.0)
+        return float(total) / len(w)
+
+    k = len(names)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            ei, ej = np.eye(k)[i] * step, np.eye(k)[j] * step
+            value = (nll(centre + ei + ej) - nll(centre + ei - ej) - nll(centre - ei + ej)
+                     + nll(centre - ei - ej)) / (4 * step * step)
+            hessian[i, j] = hessian[j, i] = value
+    return hessian
 
 
 def _fit_spend(summary: pd.DataFrame, notes: list[str]):
@@ -277,9 +368,9 @@ def bgnbd_log_likelihood(bgf: BetaGeoFitter, rows: pd.DataFrame) -> float:
     return float(-mean * weights.sum())
 
 
-def fit_clv(summary: pd.DataFrame, time_unit_days: float = 1.0, fit_spend: bool = True
-            ) -> CLVModel:
-    """Fit BG/NBD (purchases, drop-out) and Gamma-Gamma (spend) to a customer summary.
+def fit_clv(summary: pd.DataFrame, time_unit_days: float = 1.0, fit_spend: bool = True,
+            purchase_model: str = "BG/NBD") -> CLVModel:
+    """Fit a purchase model (BG/NBD by default) and Gamma-Gamma (spend) to a customer summary.
 
     Parameters
     ----------
@@ -290,6 +381,10 @@ def fit_clv(summary: pd.DataFrame, time_unit_days: float = 1.0, fit_spend: bool 
         ``freq_multiplier=7`` or ``freq="W"``.
     fit_spend : bool
         Also fit Gamma-Gamma (needed for CLV in money).
+    purchase_model : {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
+        Which model predicts purchases and drop-out. BG/NBD cannot let a customer without a
+        repeat purchase drop out (their P(alive) is 1); MBG/NBD and Pareto/NBD can.
+        :func:`choose_purchase_model` picks one from held-back weeks, as the reports do.
 
     Returns
     -------
@@ -315,11 +410,27 @@ def fit_clv(summary: pd.DataFrame, time_unit_days: float = 1.0, fit_spend: bool 
     _check_summary(summary)
     if time_unit_days <= 0:
         raise ValueError(f"time_unit_days must be positive, got {time_unit_days}")
+    if purchase_model not in PURCHASE_PARAMS:
+        raise ValueError(f"purchase_model must be one of {', '.join(PURCHASE_PARAMS)}, got "
+                         f"{purchase_model!r}")
     notes: list[str] = []
     rows = _collapse(summary)
-    bgf = _fit_bgnbd(rows, notes)
-    params = bgf.params_[list(BGNBD_PARAMS)].copy()
-    errors = bgf.standard_errors_[list(BGNBD_PARAMS)].copy()
+    names = list(PURCHASE_PARAMS[purchase_model])
+    if purchase_model == "BG/NBD":
+        bgf = _fit_bgnbd(rows, notes)
+        errors = bgf.standard_errors_[names].copy()
+        log_likelihood = bgnbd_log_likelihood(bgf, rows)
+    else:
+        bgf = _fit_other(rows, purchase_model, notes)
+        covariance = np.linalg.pinv(bgf._hessian_) / rows.weight.sum()
+        errors = pd.Series(bgf.params_[names].to_numpy() * np.sqrt(np.abs(np.diag(
+            covariance))), index=names)
+        # lifetimes' minimum: the mean over weights (MBG/NBD), or the sum over the mean weight
+        # (Pareto/NBD), in its scaled time
+        # lifetimes keeps these likelihoods in its own rescaled time: not comparable to
+        # BG/NBD's in the data's units, so none is reported rather than a misleading one
+        log_likelihood = math.nan
+    params = bgf.params_[names].copy()
     ggf, check = (None, {"correlation": float("nan"), "p_value": float("nan"),
                          "customers": 0, "ok": False})
     if fit_spend:
@@ -330,8 +441,9 @@ def fit_clv(summary: pd.DataFrame, time_unit_days: float = 1.0, fit_spend: bool 
             errors = pd.concat([errors, ggf.standard_errors_.rename({"v": "gamma"})[
                 list(GG_PARAMS)]])
     return CLVModel(time_unit_days=float(time_unit_days), bgf_=bgf, ggf_=ggf, params_=params,
-                    standard_errors_=errors, log_likelihood_=bgnbd_log_likelihood(bgf, rows),
-                    spend_check_=check, customers_=len(summary), notes_=notes)
+                    standard_errors_=errors, log_likelihood_=log_likelihood,
+                    spend_check_=check, customers_=len(summary), notes_=notes,
+                    purchase_model_=purchase_model)
 
 
 def holdout_by_frequency(model: CLVModel, calibration: pd.DataFrame, cap: int = 7
@@ -463,6 +575,55 @@ def compare_models(calibration: pd.DataFrame, sample_size: int = 20_000, seed: i
     return pd.DataFrame(results).reindex(columns=columns)
 
 
+#: The purchase models that let a customer without a repeat purchase drop out.
+DROP_OUT_MODELS = ("MBG/NBD", "Pareto/NBD")
+
+
+def choose_purchase_model(compared: pd.DataFrame, weeks: float | None = None) -> dict:
+    """The purchase model the reports use for P(alive) and CLV, and why, in words.
+
+    BG/NBD lets customers drop out only right after a purchase, so it gives every customer
+    without a repeat purchase P(alive) = 1, however long ago they bought: on a shop where most
+    customers buy once, it calls the long-gone "alive". Of the models that let them drop out
+    (:data:`DROP_OUT_MODELS`), the one that predicted the held-back weeks best in
+    :func:`compare_models` is used; Pareto/NBD, which costs far more to fit, must beat
+    MBG/NBD's mean error by more than 1 %. If neither could be fitted, BG/NBD is used and the
+    reason says so.
+
+    Returns
+    -------
+    dict
+        ``model`` (a ``purchase_model`` for :func:`fit_clv`) and ``reason`` (a sentence).
+
+    Examples
+    --------
+    >>> compared = pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
+    ...                          "mae": [0.52, 0.51, 0.53]})
+    >>> choose_purchase_model(compared, 26)["model"]
+    'MBG/NBD'
+    """
+    mae = compared.set_index("model").mae.astype(float)
+    fitted = {name: mae[name] for name in DROP_OUT_MODELS
+              if name in mae and np.isfinite(mae[name])}
+    held = f"the {weeks:g} held-back weeks" if weeks else "the held-back weeks"
+    if not fitted:
+        return {"model": "BG/NBD",
+                "reason": "Neither model that lets one-time buyers drop out could be fitted, "
+                          "so BG/NBD is used: customers who bought only once all count as "
+                          "still active."}
+    choice = "MBG/NBD" if "MBG/NBD" in fitted else "Pareto/NBD"
+    if "Pareto/NBD" in fitted and "MBG/NBD" in fitted and \
+            fitted["Pareto/NBD"] < 0.99 * fitted["MBG/NBD"]:
+        choice = "Pareto/NBD"
+    others = [f"{name} {mae[name]:.3f}" for name in mae.index
+              if name != choice and np.isfinite(mae[name])]
+    return {"model": choice,
+            "reason": f"Purchases and drop-out are predicted with {choice}: unlike BG/NBD it "
+                      f"lets a customer who bought once stop buying, and of the models that "
+                      f"do, it predicted {held} best (mean error {fitted[choice]:.3f} "
+                      f"purchases per customer; " + ", ".join(others) + ")."}
+
+
 def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
               monthly_discount_rate: float = 0.01, draws: int = 100,
               segments: pd.Series | dict[str, pd.Series] | None = None, seed: int = 0,
@@ -501,7 +662,9 @@ def bootstrap(summary: pd.DataFrame, model: CLVModel, months: int = 12,
     >>> boot["total"]                                                       # doctest: +SKIP
     """
     if method == "auto":
-        method = "refit" if len(summary) <= refit_limit else "normal"
+        # refits are BG/NBD's fast fit; the other purchase models draw from their fit
+        method = ("refit" if len(summary) <= refit_limit and model.purchase_model_ == "BG/NBD"
+                  else "normal")
     if method not in ("refit", "normal"):
         raise ValueError(f"method must be 'auto', 'refit' or 'normal', got {method!r}")
     rng = np.random.default_rng(seed)
@@ -591,6 +754,8 @@ def _refits(summary: pd.DataFrame, model: CLVModel, draws: int,
                             initial_log_params=start)
         except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError):
             continue
+        if model.purchase_model_ != "BG/NBD":
+            raise ValueError("refits are for BG/NBD; use method='normal'")
         refit = CLVModel(model.time_unit_days, bgf, None, bgf.params_, bgf.params_ * np.nan,
                          math.nan, model.spend_check_, model.customers_)
         if model.ggf_ is not None:
@@ -617,16 +782,74 @@ def _normal_draws(model: CLVModel, draws: int, rng: np.random.Generator) -> Iter
         covariance = (covariance + covariance.T) / 2
         return pd.Series(np.exp(rng.multivariate_normal(centre, covariance)), index=names)
 
+    kind = {"BG/NBD": BetaGeoFitter, "MBG/NBD": ModifiedBetaGeoFitter,
+            "Pareto/NBD": ParetoNBDFitter}[model.purchase_model_]
     for _draw in range(draws):
-        bgf = BetaGeoFitter()
-        bgf.params_ = draw(model.bgf_, list(BGNBD_PARAMS))
+        bgf = kind()
+        bgf.params_ = draw(model.bgf_, list(PURCHASE_PARAMS[model.purchase_model_]))
         drawn = CLVModel(model.time_unit_days, bgf, None, bgf.params_, bgf.params_ * np.nan,
-                         math.nan, model.spend_check_, model.customers_)
+                         math.nan, model.spend_check_, model.customers_,
+                         purchase_model_=model.purchase_model_)
         if model.ggf_ is not None:
             ggf = GammaGammaFitter()
             ggf.params_ = draw(model.ggf_, ["p", "q", "v"])
             drawn.ggf_ = ggf
         yield drawn
+
+
+def at_risk(scores: pd.DataFrame, p_alive: pd.Series, lost_days: float,
+            threshold: float = 0.5) -> dict:
+    """Current customers more likely gone than active, ranked by the value at risk.
+
+    The value at risk of a customer is what they have spent so far times the chance that they
+    have stopped buying, ``monetary × (1 − P(alive))``: the spend a win-back would protect,
+    if the past is a guide. Customers already past the lost threshold are not ranked (they are
+    counted apart: contacting them is a win-back campaign, not a save).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`ppxlib.rfm.rfm_scores` output (``recency_days, frequency, monetary, segment``).
+    p_alive : pandas.Series
+        P(alive) per customer (:meth:`CLVModel.p_alive`).
+    lost_days : float
+        The lifecycle's lost threshold.
+    threshold : float
+        Customers with P(alive) below this are "more likely gone than active".
+
+    Returns
+    -------
+    dict
+        ``table``: ``customer_id`` (index), ``orders, total_spend, days_since_last_order,
+        p_alive, value_at_risk, segment``, highest value at risk first (ties by id);
+        ``candidates`` (rows in the table), ``already_lost`` (customers past the lost
+        threshold with P(alive) below ``threshold``, not in the table).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"recency_days": [10, 200, 900], "frequency": [3, 2, 5],
+    ...                        "monetary": [300.0, 100.0, 900.0], "segment": ["x", "y", "z"]},
+    ...                       index=["a", "b", "c"])
+    >>> got = at_risk(scores, pd.Series([0.4, 0.2, 0.1], index=["a", "b", "c"]), 365)
+    >>> got["table"].index.tolist(), got["already_lost"]
+    (['a', 'b'], 1)
+    """
+    alive = p_alive.reindex(scores.index)
+    likely_gone = alive < threshold
+    lost = scores.recency_days > lost_days
+    chosen = scores[likely_gone & ~lost]
+    table = pd.DataFrame({
+        "orders": chosen.frequency,
+        "total_spend": chosen.monetary,
+        "days_since_last_order": chosen.recency_days,
+        "p_alive": alive[chosen.index],
+        "value_at_risk": chosen.monetary * (1 - alive[chosen.index]),
+        "segment": chosen.segment,
+    })
+    table = table.rename_axis("customer_id").reset_index().sort_values(
+        ["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
+    return {"table": table.set_index("customer_id"), "candidates": len(table),
+            "already_lost": int((likely_gone & lost).sum())}
 
 
 def p_alive_matrix(model: CLVModel, summary: pd.DataFrame, max_frequency: int = 20,

@@ -6,8 +6,12 @@ Two kinds of problem are kept apart:
   type it must have, an empty ``orders`` table) make the data unusable. They raise
   :class:`ContractError`, which lists every such problem with its table and column.
 * **Row-level** problems (a duplicate order id, a negative amount, a date in the future, a
-  score outside its scale, ...) exclude the offending rows. Each rule's rows are counted and a
-  few examples kept, so every report can show what was set aside and why.
+  score outside its scale, a cancelled order, ...) exclude the offending rows. Each rule's rows
+  are counted and a few examples kept, so every report can show what was set aside and why.
+* **Adjustments** keep the row but change or note one value, and are counted the same way: a
+  delivery time after ``as_of`` means "not yet delivered" and is blanked, a ticket resolved
+  after ``as_of`` is still open, an id with spaces around it is trimmed, an unknown ``status``
+  is kept and listed. Nothing is changed without a line in the tally.
 
 Everything here builds ibis expressions, so the checks run inside the engine where the data
 lives; only counts and a handful of example rows come back.
@@ -15,6 +19,8 @@ lives; only counts and a handful of example rows come back.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -27,6 +33,32 @@ Kind = Literal["id", "timestamp", "number", "text"]
 #: Default survey scales when the data gives no ``scale_min`` / ``scale_max``.
 DEFAULT_SCALES: dict[str, tuple[float, float]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 SURVEY_METRICS = tuple(DEFAULT_SCALES)
+
+#: Timestamps outside [EARLIEST, LATEST) are placeholders or typos (``0001-01-01``, year 20025);
+#: pandas cannot even hold dates before 1677, so they must not reach the reports.
+EARLIEST = dt.datetime(1900, 1, 1)
+LATEST = dt.datetime(2200, 1, 1)
+#: The largest magnitude a number may have. Money is summed as DECIMAL(38, 9), which holds less
+#: than 1e29; 1e15 per value leaves room for sums over billions of rows (and no real order or
+#: score comes near it).
+MAX_NUMBER = 1e15
+
+#: ``status`` values (compared lower-case, spaces and hyphens as ``_``) meaning the order did
+#: not happen: excluded from the clean orders, so from revenue and purchases.
+CANCELLED_STATUSES = frozenset({
+    "cancelled", "canceled", "cancellation", "refused", "rejected", "declined", "void",
+    "voided", "failed", "payment_failed",
+})
+#: ``status`` values of orders that happened (placed, on their way, delivered, or returned
+#: later: returns are the returns table's business). Any other value is kept and listed.
+KEPT_STATUSES = frozenset({
+    "placed", "new", "open", "pending", "paid", "confirmed", "processing", "packed",
+    "shipped", "dispatched", "in_transit", "out_for_delivery", "delivered", "completed",
+    "complete", "fulfilled", "closed", "returned", "partially_returned", "refunded",
+    "partially_refunded",
+})
+#: Free-text columns: shown only as a short excerpt when a report is redacted.
+FREE_TEXT = frozenset({"comment", "reason", "topic"})
 
 
 @dataclass(frozen=True)
@@ -144,12 +176,34 @@ class StructuralProblem:
         return f"{where}: {self.message}"
 
 
+#: C0 and C1 control characters and DEL, and the bidirectional overrides and isolates that
+#: reorder what a terminal or page shows (U+200E/F and U+061C marks included).
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    r"""Control characters and bidi overrides written as escapes, e.g. for a terminal.
+
+    Examples
+    --------
+    >>> escape_controls("a\x1b[31mb\u202ec")
+    'a\\x1b[31mb\\u202ec'
+    """
+    def escape(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return CONTROL_CHARACTERS.sub(escape, text)
+
+
 class ContractError(ValueError):
     """Raised when data breaks the contract structurally; lists every problem found."""
 
     def __init__(self, problems: list[StructuralProblem]):
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        # Messages quote column names and values from the data: printable only.
+        lines = "\n".join(f"  - {escape_controls(str(p))}" for p in self.problems)
         super().__init__(f"the data does not meet the ppx data contract:\n{lines}")
 
 
@@ -175,7 +229,9 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
     ('float64', [])
     """
     spec = CONTRACT[name]
-    problems: list[StructuralProblem] = []
+    problems: list[StructuralProblem] = duplicate_columns(name, table.columns)
+    if problems:  # which copy is the real one cannot be guessed
+        return table, problems
 
     lookup = {c.strip().lower(): c for c in table.columns}
     renames = {
@@ -207,8 +263,13 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
         dtype = value.type()
         if col.kind == "id":
             if dtype.is_floating():  # integer ids read with missing values become floats
-                casts[col.name] = value.cast("int64")
-            elif not (dtype.is_integer() or dtype.is_string()):
+                casts[col.name] = _whole_id(value)
+                raws[_raw_name(col.name)] = value
+            elif dtype.is_string():
+                # " C1" is C1, and an id of only spaces is no id; the flag lets the tally
+                # say how many ids were trimmed.
+                casts[col.name], raws[_padded_name(col.name)] = _trimmed_id(value)
+            elif not dtype.is_integer():
                 casts[col.name] = value.cast("string")
         elif col.kind == "text":
             if not dtype.is_string():
@@ -245,14 +306,16 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
         table = table.mutate(**raws, **casts)
 
     # A text column none of whose values parse is a wrong column, not a few bad rows.
-    if raws and not problems:
+    parsed = [r for r in raws if r.startswith("_ppx_raw_")
+              and spec.column(r.removeprefix("_ppx_raw_")).kind in ("number", "timestamp")]
+    if parsed and not problems:
         checks = {}
-        for raw in raws:
+        for raw in parsed:
             col = raw.removeprefix("_ppx_raw_")
             checks[f"{col}__given"] = table[raw].notnull().sum()
             checks[f"{col}__parsed"] = table[col].notnull().sum()
         counts = table.aggregate(**checks).to_pyarrow().to_pylist()[0]
-        for raw in raws:
+        for raw in parsed:
             col = raw.removeprefix("_ppx_raw_")
             given, parsed = counts[f"{col}__given"] or 0, counts[f"{col}__parsed"] or 0
             if given and not parsed:
@@ -268,6 +331,55 @@ def conform(name: str, table: ir.Table) -> tuple[ir.Table, list[StructuralProble
                     )
                 )
     return table, problems
+
+
+def duplicate_columns(name: str, columns: list[str]) -> list[StructuralProblem]:
+    """Contract columns given more than once (``amount`` beside `` AMOUNT ``).
+
+    Examples
+    --------
+    >>> [str(p) for p in duplicate_columns("orders", ["order_id", "amount", " AMOUNT "])]
+    ["orders.amount: the column appears 2 times ('amount', ' AMOUNT '); keep one"]
+    """
+    known = {c.name for c in CONTRACT[name].columns}
+    seen: dict[str, list[str]] = {}
+    for column in columns:
+        seen.setdefault(column.strip().lower(), []).append(column)
+    return [
+        StructuralProblem(name, key, f"the column appears {len(given)} times "
+                                     f"({', '.join(map(repr, given))}); keep one")
+        for key, given in seen.items() if key in known and len(given) > 1
+    ]
+
+
+#: What ids are trimmed of (what ibis' strip removes).
+WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+def _trimmed_id(value: ir.StringValue) -> tuple[ir.StringValue, ir.BooleanValue]:
+    """A text id without surrounding whitespace (null if nothing is left), and whether it had
+    any. Trimming runs only on ids that start or end with whitespace: trimming every id of
+    10M orders would cost seconds, looking at the first and last character almost nothing."""
+    edge = value.ascii_str().isin([ord(c) for c in WHITESPACE])
+    for char in WHITESPACE:
+        edge = edge | value.endswith(char)
+    trimmed = ibis.cases((edge, value.strip().nullif("")), else_=value.nullif(""))
+    padded = ibis.cases((edge, value.strip() != ""), else_=False)
+    return trimmed, padded
+
+
+def _padded_name(column: str) -> str:
+    return f"_ppx_padded_{column}"
+
+
+def _whole_id(value: ir.FloatingValue) -> ir.IntegerValue:
+    """A float id as an integer when it is one; 123.4, NaN and inf become null (not rounded).
+
+    Floats hold every integer below 2**53 exactly; beyond that an id is already lost.
+    """
+    whole = value.notnull() & ~value.isnan() & ~value.isinf() & (value.abs() < 2.0**53)
+    whole = whole & (value == value.floor())
+    return ibis.cases((whole, value.cast("int64")), else_=ibis.null("int64"))
 
 
 def _parse_number(text: ir.StringValue) -> ir.FloatingValue:
@@ -308,14 +420,24 @@ class RowRule:
     #: The rule compares rows that share the table's key, so it cannot fire when every row
     #: has a key of its own (and validation then skips its window over the whole table).
     between_rows_of_a_key: bool = False
+    #: ``"exclude"`` the row; ``"blank"``: keep the row, set ``column`` to null; ``"note"``:
+    #: keep the row as it is and list it (blanks and notes are counted among kept rows).
+    action: Literal["exclude", "blank", "note"] = "exclude"
+
+
+def _blank(raw: ir.Value) -> ir.BooleanValue:
+    """No value given: null, only whitespace, or (a float id read from Parquet) NaN."""
+    if raw.type().is_floating():
+        return raw.isnull() | raw.isnan()
+    return raw.isnull() | (raw.strip() == "")
 
 
 def _missing(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
     raw = _raw_name(col)
 
     def violated(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
-        if raw in t.columns:  # text that failed to parse is "unparseable", not "missing"
-            return t[col].isnull() & (t[raw].isnull() | (t[raw].strip() == ""))
+        if raw in t.columns:  # a value that failed to parse is "unparseable", not "missing"
+            return t[col].isnull() & _blank(t[raw])
         return t[col].isnull()
 
     return violated
@@ -323,11 +445,57 @@ def _missing(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
 
 def _unparseable(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
     raw = _raw_name(col)
-    return lambda t, ctx: t[raw].notnull() & (t[raw].strip() != "") & t[col].isnull()
+    return lambda t, ctx: ~_blank(t[raw]) & t[col].isnull()
 
 
 def _future(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
     return lambda t, ctx: t[col] > ibis.literal(ctx.as_of, type="timestamp")
+
+
+def _implausible_time(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    return lambda t, ctx: ((t[col] < ibis.literal(EARLIEST, type="timestamp"))
+                           | (t[col] >= ibis.literal(LATEST, type="timestamp")))
+
+
+def _not_finite(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    # isnan/isinf spelt out: engines disagree on how NaN compares (DuckDB: above everything).
+    return lambda t, ctx: t[col].notnull() & (
+        t[col].isnan() | t[col].isinf() | (t[col].abs() > MAX_NUMBER))
+
+
+def _padded(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
+    return lambda t, ctx: t[_padded_name(col)] & t[col].notnull()
+
+
+def normal_status(status: ir.StringValue) -> ir.StringValue:
+    """``" In Transit"`` -> ``"in_transit"``: how ``status`` values are compared."""
+    # Plain replaces, not a regex: this runs on every order.
+    return status.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _cancelled(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    # Values already written as ppx writes them skip the normalising (seconds at 10M rows).
+    return ibis.cases((t.status.isin(sorted(KEPT_STATUSES)), False),
+                      else_=normal_status(t.status).isin(sorted(CANCELLED_STATUSES)))
+
+
+def _unknown_status(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    known = sorted(CANCELLED_STATUSES | KEPT_STATUSES)
+    status = normal_status(t.status)
+    return ibis.cases((t.status.isin(known), False),
+                      else_=(status != "") & ~status.isin(known))
+
+
+def _delivered_before_order(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    # By calendar day: a delivery given as a date only (2025-01-02) is not before an order
+    # placed at 10:00 that day.
+    return t.delivered_ts < t.order_ts.truncate("D")
+
+
+def _discount_above_amount(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    # A negative amount and a NaN discount have rules of their own (and DuckDB ranks NaN
+    # above every number).
+    return (t.amount >= 0) & ~t.discount.isnan() & (t.discount > t.amount)
 
 
 def _negative(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
@@ -335,6 +503,7 @@ def _negative(col: str) -> Callable[[ir.Table, RuleContext], ir.BooleanValue]:
 
 
 def _exact_copy(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
+    # row_number counts from 0: every copy after the first is flagged.
     cols = [c for c in t.columns if not c.startswith("_ppx_")]
     return ibis.row_number().over(group_by=[t[c] for c in cols]) > 0
 
@@ -362,7 +531,9 @@ def _survey_scale(t: ir.Table) -> tuple[ir.NumericValue, ir.NumericValue]:
 
 def _score_outside_scale(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
     low, high = _survey_scale(t)
-    return t.score.notnull() & ((t.score < low) | (t.score > high))
+    # NaN and inf have a rule of their own (and engines disagree on how NaN compares).
+    finite = t.score.notnull() & ~t.score.isnan() & ~t.score.isinf()
+    return finite & ((t.score < low) | (t.score > high))
 
 
 def _unknown_metric(t: ir.Table, ctx: RuleContext) -> ir.BooleanValue:
@@ -402,25 +573,32 @@ def attach_references(table: str, t: ir.Table, ctx: RuleContext) -> ir.Table:
 
 
 def row_rules(table: str, columns: list[str]) -> list[RowRule]:
-    """The row rules that apply to ``table`` given the columns it has, in reporting order."""
+    """The row rules that apply to ``table`` given the columns it has, in reporting order.
+
+    Examples
+    --------
+    >>> [r.name for r in row_rules("returns", ["order_id", "return_ts"])]
+    ['missing_order_id', 'missing_return_ts', 'duplicate_row', 'future_return_ts', \
+'implausible_return_ts']
+    """
     spec = CONTRACT[table]
     rules: list[RowRule] = []
     for col in spec.columns:
         if col.name in columns and _raw_name(col.name) in columns:
-            rules.append(
-                RowRule(
-                    table,
-                    f"unparseable_{col.name}",
-                    col.name,
-                    f"{col.name} cannot be read as a {col.kind}",
-                    _unparseable(col.name),
-                )
-            )
+            if col.kind == "id":
+                rules.append(RowRule(
+                    table, f"fractional_{col.name}", col.name,
+                    f"{col.name} is not a whole number below 2**53 (e.g. 123.4): ids are "
+                    "not rounded",
+                    _unparseable(col.name)))
+            else:
+                rules.append(RowRule(
+                    table, f"unparseable_{col.name}", col.name,
+                    f"{col.name} cannot be read as a {col.kind}", _unparseable(col.name)))
     for col in spec.required_columns:
         if col in columns:
-            rules.append(
-                RowRule(table, f"missing_{col}", col, f"{col} is empty", _missing(col))
-            )
+            empty = "is empty or only spaces" if spec.column(col).kind == "id" else "is empty"
+            rules.append(RowRule(table, f"missing_{col}", col, f"{col} {empty}", _missing(col)))
     if spec.key and spec.key in columns:
         rules.append(
             RowRule(
@@ -442,16 +620,19 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
                 between_rows_of_a_key=True,
             )
         )
+    else:  # no key (returns, surveys without response_id): copies are still copies
+        rules.append(RowRule(table, "duplicate_row", spec.columns[0].name,
+                             "exact copy of an earlier row (one copy kept)", _exact_copy))
     for col in spec.columns:
         if col.name not in columns:
             continue
         if col.kind == "timestamp":
-            rules.append(
-                RowRule(
-                    table, f"future_{col.name}", col.name, f"{col.name} is in the future",
-                    _future(col.name),
-                )
-            )
+            rules.extend(_timestamp_rules(table, col))
+        if col.kind == "number":
+            rules.append(RowRule(
+                table, f"not_finite_{col.name}", col.name,
+                f"{col.name} is not a finite number up to {MAX_NUMBER:.0e} "
+                "(nan, inf or too large to add up)", _not_finite(col.name)))
         if col.kind == "number" and col.name in ("amount", "discount"):
             rules.append(
                 RowRule(
@@ -459,6 +640,27 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
                     _negative(col.name),
                 )
             )
+    if table == "orders" and "discount" in columns:
+        rules.append(RowRule(table, "discount_above_amount", "discount",
+                             "discount is larger than the amount (one of them is wrong)",
+                             _discount_above_amount))
+    if table == "orders" and "delivered_ts" in columns:
+        rules.append(RowRule(table, "delivered_before_order", "delivered_ts",
+                             "delivered_ts is on a day before the order was placed",
+                             _delivered_before_order, action="blank"))
+    if table == "orders" and "status" in columns:
+        rules.append(RowRule(table, "cancelled_order", "status",
+                             "status says the order was cancelled ("
+                             + ", ".join(sorted(CANCELLED_STATUSES)) + "): not a purchase",
+                             _cancelled))
+        rules.append(RowRule(table, "unknown_status", "status",
+                             "status is not one ppx knows (the order counts as a purchase)",
+                             _unknown_status, action="note"))
+    for col in spec.columns:
+        if col.kind == "id" and col.name in columns and _padded_name(col.name) in columns:
+            rules.append(RowRule(table, f"padded_{col.name}", col.name,
+                                 f"{col.name} had spaces around it; they were removed "
+                                 "(' C1' is read as 'C1')", _padded(col.name), action="note"))
     if table == "surveys":
         rules.append(
             RowRule(table, "unknown_metric", "metric",
@@ -485,4 +687,32 @@ def row_rules(table: str, columns: list[str]) -> list[RowRule]:
             RowRule(table, "return_before_order", "return_ts",
                     "return_ts is before the order was placed", _return_before_order)
         )
+    return rules
+
+
+#: Optional timestamps after ``as_of`` that mean "not yet": blanked, the row kept.
+NOT_YET = {"delivered_ts": "not yet delivered", "resolved_ts": "the ticket is still open"}
+
+
+def _timestamp_rules(table: str, col: Column) -> list[RowRule]:
+    """Future and implausible times: a required (event) time excludes the row; an optional
+    one is blanked (or, for ``promised_ts``, may lie in the future)."""
+    implausible = (f"{col.name} is before {EARLIEST:%Y} or after {LATEST.year - 1} "
+                   "(a placeholder or a typo)")
+    if col.required:
+        return [
+            RowRule(table, f"future_{col.name}", col.name, f"{col.name} is in the future",
+                    _future(col.name)),
+            RowRule(table, f"implausible_{col.name}", col.name, implausible,
+                    _implausible_time(col.name)),
+        ]
+    rules = []
+    if col.name in NOT_YET:
+        rules.append(RowRule(
+            table, f"future_{col.name}", col.name,
+            f"{col.name} is after the as-of time: {NOT_YET[col.name]}",
+            _future(col.name), action="blank"))
+    rules.append(RowRule(table, f"implausible_{col.name}", col.name,
+                         implausible, _implausible_time(col.name),
+                         action="blank"))
     return rules

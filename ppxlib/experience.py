@@ -85,6 +85,90 @@ def delivery(orders: ir.Table, by: str | None = None, end: dt.datetime | None = 
                                          "mean_days_late"]].reset_index(drop=True)
 
 
+def delivery_in(orders: ir.Table, start: dt.datetime, end: dt.datetime) -> dict:
+    """On-time delivery of the orders delivered in ``[start, end)``, and the orders still
+    undelivered at ``end`` although their promised time had passed.
+
+    Pass orders as they stood at ``end`` (:func:`ppxlib.pointintime.as_at`): a delivery after
+    it has not happened yet.
+
+    Returns
+    -------
+    dict
+        ``delivered``, ``on_time``, ``rate`` (NaN without deliveries), ``low``, ``high``
+        (95% Wilson) and ``overdue`` (promised before ``end``, ordered before it, not
+        delivered by it).
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> o = ibis.memtable(pd.DataFrame({
+    ...     "order_ts": pd.to_datetime(["2025-06-01", "2025-06-02", "2025-06-20"]),
+    ...     "promised_ts": pd.to_datetime(["2025-06-04", "2025-06-05", "2025-06-24"]),
+    ...     "delivered_ts": pd.to_datetime(["2025-06-03", "2025-06-09", None])}))
+    >>> got = delivery_in(o, dt.datetime(2025, 6, 1), dt.datetime(2025, 7, 1))
+    >>> got["delivered"], got["on_time"], got["overdue"]
+    (2, 1, 1)
+    """
+    o = orders.filter(orders.promised_ts.notnull() & (orders.order_ts < end))
+    here = (o.delivered_ts >= start) & (o.delivered_ts < end)
+    got = o.aggregate(
+        delivered=here.sum(),
+        on_time=(here & (o.delivered_ts <= o.promised_ts)).sum(),
+        overdue=((o.delivered_ts.isnull() | (o.delivered_ts >= end))
+                 & (o.promised_ts < end)).sum(),
+    ).to_pyarrow().to_pylist()[0]
+    delivered, on_time = int(got["delivered"] or 0), int(got["on_time"] or 0)
+    low, high = wilson_interval(np.array([on_time]), np.array([delivered]))
+    return {"delivered": delivered, "on_time": on_time,
+            "rate": on_time / delivered if delivered else math.nan,
+            "low": float(low[0]) if delivered else math.nan,
+            "high": float(high[0]) if delivered else math.nan,
+            "overdue": int(got["overdue"] or 0)}
+
+
+def returns_in(orders: ir.Table, returns: ir.Table, start: dt.datetime, end: dt.datetime
+               ) -> dict:
+    """Of the orders placed in ``[start, end)``, how many had been returned by ``end``.
+
+    Orders near ``end`` have had little time to come back, so a month's own rate is lower
+    than it will be; the reports show it beside the 12 months to the month.
+
+    Returns
+    -------
+    dict
+        ``orders``, ``returned``, ``rate`` (NaN without orders), ``low``, ``high`` (95%
+        Wilson).
+    """
+    o = orders.filter((orders.order_ts >= start) & (orders.order_ts < end))
+    ids, ref = _ids(returns.order_id, o.order_id)
+    r = returns.filter(returns.return_ts < end).select(_key=ids).distinct()
+    j = o.mutate(_key=ref).left_join(r.mutate(_hit=ibis.literal(True)), "_key")
+    got = j.aggregate(orders=_.count(), returned=_._hit.notnull().sum()).to_pyarrow(
+        ).to_pylist()[0]
+    n, k = int(got["orders"] or 0), int(got["returned"] or 0)
+    low, high = wilson_interval(np.array([k]), np.array([n]))
+    return {"orders": n, "returned": k, "rate": k / n if n else math.nan,
+            "low": float(low[0]) if n else math.nan, "high": float(high[0]) if n else math.nan}
+
+
+def tickets_in(tickets: ir.Table, orders: ir.Table, start: dt.datetime, end: dt.datetime
+               ) -> dict:
+    """Support tickets opened in ``[start, end)`` per 100 orders placed in it.
+
+    Returns
+    -------
+    dict
+        ``tickets``, ``orders``, ``per_100_orders`` (NaN without orders).
+    """
+    n_tickets = int(tickets.filter((tickets.opened_ts >= start) & (tickets.opened_ts < end))
+                    .count().execute())
+    n_orders = int(orders.filter((orders.order_ts >= start) & (orders.order_ts < end))
+                   .count().execute())
+    return {"tickets": n_tickets, "orders": n_orders,
+            "per_100_orders": 100 * n_tickets / n_orders if n_orders else math.nan}
+
+
 def days_late_histogram(orders: ir.Table) -> pd.DataFrame:
     """Delivered orders by whole days late (negative = early), for the delay distribution."""
     orders = as_table(orders)

@@ -186,7 +186,7 @@ def repeat_purchase_rate(
 
 
 KPI_LABELS = {
-    "customers": ("Customers", "count"),
+    "customers": ("Buyers (ordered in the month)", "count"),
     "new_customers": ("New customers", "count"),
     "orders": ("Orders", "count"),
     "revenue": ("Revenue", "currency"),

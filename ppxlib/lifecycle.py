@@ -1,12 +1,18 @@
 """Lifecycle states at each month end, and how many customers moved between them.
 
-At the end of month t every customer acquired by then is in exactly one state:
+At the end of month t every customer acquired by then is in exactly one state, by the days
+since their last order ("ago", measured from the month end, the first instant of the next
+month):
 
-* ``new``: their first order is in month t;
-* ``reactivated``: ordered in month t after being sleeping or lost at the end of month t-1;
-* ``active``: ordered in month t otherwise, or last ordered at most ``sleeping_days`` ago;
+* ``lost``: last order more than ``lost_days`` ago;
 * ``sleeping``: last order more than ``sleeping_days`` but at most ``lost_days`` ago;
-* ``lost``: last order more than ``lost_days`` ago.
+* otherwise (at most ``sleeping_days`` ago) ``new`` if their first order is in month t,
+  ``reactivated`` if they ordered in month t after being sleeping or lost at the end of
+  month t-1, and ``active`` otherwise.
+
+With thresholds of a month or more, everyone who ordered in month t is new, reactivated or
+active at its end; with shorter ones an order early in the month can already have lapsed.
+The words are defined once, for every report, in :mod:`ppxlib.glossary`.
 
 "Ago" is measured from the month end (the first instant of the next month).
 
@@ -99,6 +105,49 @@ def default_thresholds(orders: ir.Table, sleeping_quantile: float = 0.8,
     }
 
 
+def thresholds(orders: ir.Table, sleeping_days: float | None = None,
+               lost_days: float | None = None, customer_id_col: str = "customer_id",
+               datetime_col: str = "order_ts") -> dict:
+    """The sleeping and lost thresholds a report uses: as given, else learned from the data.
+
+    Every report of a run calls this with the same arguments, so "sleeping" and "lost" (and
+    the retention metrics' activity window, which is ``lost_days``) mean the same on every
+    page. Pass the orders as they stood at the report month's end
+    (:func:`ppxlib.pointintime.as_at`): the thresholds are then learned from that history only.
+
+    Returns
+    -------
+    dict
+        ``sleeping_days``, ``lost_days``, ``source`` ("data", "fallback" or "report") and
+        ``explanation`` (a sentence for reports).
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> orders = ibis.memtable(pd.DataFrame({"customer_id": ["a"],
+    ...                                      "order_ts": pd.to_datetime(["2024-01-10"])}))
+    >>> thresholds(orders, 60, 200)["explanation"]
+    'Thresholds set for this report: sleeping after 60 days without an order, lost after 200.'
+    """
+    if sleeping_days is not None and lost_days is not None:
+        check_thresholds(sleeping_days, lost_days)
+        return {"sleeping_days": sleeping_days, "lost_days": lost_days, "source": "report",
+                "explanation": f"Thresholds set for this report: sleeping after "
+                               f"{sleeping_days:g} days without an order, lost after "
+                               f"{lost_days:g}."}
+    found = default_thresholds(orders, customer_id_col=customer_id_col,
+                               datetime_col=datetime_col)
+    if sleeping_days is None and lost_days is None:
+        return found
+    sleeping = sleeping_days if sleeping_days is not None else found["sleeping_days"]
+    lost = lost_days if lost_days is not None else found["lost_days"]
+    check_thresholds(sleeping, lost)
+    return {"sleeping_days": sleeping, "lost_days": lost, "source": "report",
+            "explanation": f"Sleeping after {sleeping:g} days without an order and lost after "
+                           f"{lost:g} (one set for this report, the other learned from the "
+                           f"data)."}
+
+
 def _month_after(ts: ir.TimestampValue, days: float) -> ir.IntegerValue:
     """Month number of ``ts + days``: the first month whose end is more than ``days`` away."""
     return period_index(ts + ibis.interval(seconds=int(round(days * 86400))), "M")
@@ -121,17 +170,19 @@ def lifecycle_runs(orders: ir.Table, month: str | pd.Period, sleeping_days: floa
     w = ibis.window(group_by=rows.cust, order_by=rows.m)
     rows = rows.mutate(prev_m=rows.m.lag().over(w), prev_ts=rows.last_ts.lag().over(w),
                        next_m=rows.m.lead().over(w))
+    # First month whose end sees the customer sleeping / lost, counted from this row's last
+    # order -- possibly its own month, when a threshold is shorter than what is left of it.
     rows = rows.mutate(
-        t_s=ibis.greatest(_month_after(rows.last_ts, sleeping_days), rows.m + 1),
-        t_l=ibis.greatest(_month_after(rows.last_ts, lost_days), rows.m + 1),
-        prev_t_s=ibis.greatest(_month_after(rows.prev_ts, sleeping_days), rows.prev_m + 1),
-        prev_t_l=ibis.greatest(_month_after(rows.prev_ts, lost_days), rows.prev_m + 1),
+        t_s=_month_after(rows.last_ts, sleeping_days),
+        t_l=_month_after(rows.last_ts, lost_days),
+        prev_t_s=_month_after(rows.prev_ts, sleeping_days),
+        prev_t_l=_month_after(rows.prev_ts, lost_days),
         stop=ibis.least(rows.next_m.fill_null(last + 1) - 1, last),
     )
     rows = rows.mutate(
         own=ibis.cases(
             (rows.prev_m.isnull(), "new"),
-            ((rows.prev_m <= rows.m - 2) & (rows.prev_t_s <= rows.m - 1), "reactivated"),
+            (rows.prev_t_s <= rows.m - 1, "reactivated"),
             else_="active",
         ),
     )
@@ -140,23 +191,28 @@ def lifecycle_runs(orders: ir.Table, month: str | pd.Period, sleeping_days: floa
     rows = rows.mutate(
         from_own=ibis.cases(
             (rows.prev_m.isnull(), NONE),
-            (rows.prev_m == rows.m - 1, rows.prev_own),
             (rows.m - 1 >= rows.prev_t_l, "lost"),
             (rows.m - 1 >= rows.prev_t_s, "sleeping"),
+            (rows.prev_m == rows.m - 1, rows.prev_own),
             else_="active",
         ),
     )
+    sleeps = ibis.greatest(rows.t_s, rows.m)  # first month of the sleeping run
+    lost_from = ibis.greatest(rows.t_l, rows.m)
     has_active = rows.t_s > rows.m + 1
-    has_sleeping = rows.t_l > rows.t_s
+    has_sleeping = lost_from > sleeps
     runs = [
-        rows.select("cust", state=rows.own, start=rows.m, end=rows.m, from_state=rows.from_own),
+        rows.filter(rows.t_s > rows.m).select(  # still within the sleeping threshold
+            "cust", state=rows.own, start=rows.m, end=rows.m, from_state=rows.from_own),
         rows.select("cust", state=ibis.literal("active"), start=rows.m + 1,
                     end=ibis.least(rows.t_s - 1, rows.stop), from_state=rows.own),
-        rows.select("cust", state=ibis.literal("sleeping"), start=rows.t_s,
-                    end=ibis.least(rows.t_l - 1, rows.stop),
-                    from_state=ibis.ifelse(has_active, "active", rows.own)),
-        rows.select("cust", state=ibis.literal("lost"), start=rows.t_l, end=rows.stop,
-                    from_state=ibis.cases((has_sleeping, "sleeping"), (has_active, "active"),
+        rows.select("cust", state=ibis.literal("sleeping"), start=sleeps,
+                    end=ibis.least(lost_from - 1, rows.stop),
+                    from_state=ibis.cases((sleeps == rows.m, rows.from_own),
+                                          (has_active, "active"), else_=rows.own)),
+        rows.select("cust", state=ibis.literal("lost"), start=lost_from, end=rows.stop,
+                    from_state=ibis.cases((lost_from == rows.m, rows.from_own),
+                                          (has_sleeping, "sleeping"), (has_active, "active"),
                                           else_=rows.own)),
     ]
     # Arithmetic on the 32-bit month numbers widens some of them; a union needs one type.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ppxlib.plots import use_style
+from ppxlib.plots import INVISIBLE, use_style
 
 STYLE = """
 <style>
@@ -35,6 +35,7 @@ table.ppx th{vertical-align:bottom} table.ppx td:first-child{white-space:nowrap}
 .ppx-quality table{border-collapse:collapse;font-size:.9em;margin:.3em 0}
 .ppx-quality td,.ppx-quality th{border-bottom:1px solid #e3e3e3;padding:.2em .6em}
 .ppx-notice{background:#fff6e5;border:1px solid #f0c36d;padding:.4em .8em;border-radius:4px}
+.ppx-takeaway,.ppx-meta,.ppx-notice{overflow-wrap:anywhere}
 </style>
 """
 
@@ -59,9 +60,26 @@ def setup() -> None:
     _display(HTML(STYLE))
 
 
+def plain_text(text: object) -> str:
+    r"""A value as text with control characters and bidi overrides removed (not escaped).
+
+    Examples
+    --------
+    >>> plain_text("evil\u202egnp.exe\x1b[31m")
+    'evilgnp.exe[31m'
+    """
+    return INVISIBLE.sub("", "" if text is None else str(text))
+
+
 def html_text(text: object) -> str:
-    """Escape any value for HTML."""
-    return html.escape("" if text is None else str(text))
+    r"""Escape any value for HTML, dropping control characters and bidi overrides.
+
+    Examples
+    --------
+    >>> html_text("<b>\u202eN\x00orth</b>")
+    '&lt;b&gt;North&lt;/b&gt;'
+    """
+    return html.escape(plain_text(text))
 
 
 def heading(text: str, level: int = 2) -> None:
@@ -133,10 +151,20 @@ def kpi_cards_html(kpis: pd.DataFrame, previous_label: str, currency: str = "") 
 
 
 def table_html(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | None = None,
-               labels: Mapping[str, str] | None = None, max_rows: int = 200) -> str:
+               labels: Mapping[str, str] | None = None, max_rows: int = 200,
+               max_chars: int = 300) -> str:
     """An HTML table with every cell escaped, per-column formatters and header labels.
 
-    Text columns are left-aligned, numbers right-aligned; missing values show as "–".
+    Text columns are left-aligned, numbers right-aligned; missing values show as "–". At most
+    ``max_rows`` rows are shown (a note counts the others) and a cell's text is cut at
+    ``max_chars`` characters with "…": a 3,000-character category must not make the page
+    three screens wide (comments are cut to 280 before they get here).
+
+    Examples
+    --------
+    >>> "<td class=t>xxxxx…</td>" in table_html(pd.DataFrame({"region": ["x" * 500]}),
+    ...                                         max_chars=5)
+    True
     """
     formats = formats or {}
     labels = labels or {}
@@ -151,6 +179,9 @@ def table_html(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] 
         for col, value in zip(frame.columns, row, strict=True):
             missing = value is None or (isinstance(value, float) and math.isnan(value))
             text = "–" if missing else formats[col](value) if col in formats else value
+            text = plain_text(text)
+            if len(text) > max_chars:
+                text = text[:max_chars] + "…"
             css = " class=t" if col in text_cols else ""
             cells.append(f"<td{css}>{html_text(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -161,26 +192,47 @@ def table_html(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] 
             f"{more}")
 
 
+REDACT_KEY_ENV = "PPX_REDACT_KEY"
+#: Hex digits of the keyed hash kept: 64 bits, so a million customers share a pseudonym with
+#: odds of about 1 in 30 million. Length is not what protects the ids: without the key, no
+#: number of guesses tells which id gave a pseudonym (HMAC-SHA256 with a secret key).
+PSEUDONYM_HEX = 16
+
+
+class RedactionKeyMissing(RuntimeError):
+    """Raised when a pseudonym is asked for without a redaction key."""
+
+
 def pseudonym(value: object, key: str | None = None) -> str:
     """A stable pseudonym for a customer id: a keyed hash, the same in every report.
 
-    The key comes from ``$PPX_REDACT_KEY`` unless given, so pseudonyms cannot be reversed by
-    hashing guessed ids without it.
+    The key comes from ``$PPX_REDACT_KEY`` unless given. There is no default key: with a
+    known key anyone could hash guessed ids and match them. ``ppx report --redact`` makes a
+    random key and keeps it in the output folder when none is set.
+
+    Raises
+    ------
+    RedactionKeyMissing
+        When neither ``key`` nor ``$PPX_REDACT_KEY`` is given.
 
     Examples
     --------
     >>> pseudonym("C000042", key="k") == pseudonym("C000042", key="k")
     True
-    >>> pseudonym("C000042", key="k").startswith("cust-")
-    True
+    >>> pseudonym("C000042", key="k")
+    'cust-1398ffbf2365d029'
     """
     import hashlib
     import hmac
     import os
 
-    secret = (key if key is not None else os.environ.get("PPX_REDACT_KEY", "ppx")).encode()
-    digest = hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()[:10]
-    return f"cust-{digest}"
+    secret = key if key is not None else os.environ.get(REDACT_KEY_ENV)
+    if not secret:
+        raise RedactionKeyMissing(
+            f"no redaction key: set ${REDACT_KEY_ENV} (any long random text, kept private) "
+            "or pass key=; ppx report --redact makes one when none is set")
+    digest = hmac.new(secret.encode(), str(value).encode(), hashlib.sha256).hexdigest()
+    return f"cust-{digest[:PSEUDONYM_HEX]}"
 
 
 def customer_ids(ids: pd.Index | pd.Series, redact: bool) -> list[str]:
@@ -206,3 +258,18 @@ def record_metrics(path: str | Path | None, **metrics: Any) -> None:
         current[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
+def findings_html(texts: list[str], links: list[str]) -> str:
+    """The briefing's ranked findings: a numbered list, each sentence linking to where it is
+    shown in full (escaped; links are pages or anchors the runner writes, never data).
+
+    Examples
+    --------
+    >>> findings_html(["Revenue rose <a lot>."], ["00_overview.html"])
+    '<ol class="ppx-findings"><li>Revenue rose &lt;a lot&gt;. <a href="00_overview.html">\
+Details</a></li></ol>'
+    """
+    items = "".join(f'<li>{html_text(text)} <a href="{html.escape(link, quote=True)}">'
+                    f"Details</a></li>" for text, link in zip(texts, links, strict=True))
+    return f'<ol class="ppx-findings">{items}</ol>'

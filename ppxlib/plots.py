@@ -10,6 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # reports render without a display; notebooks may switch to inline
 
+import re  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -18,6 +20,85 @@ from matplotlib.figure import Figure  # noqa: E402
 #: The workbook's colours: the primary series, a second series, the highlight, muted context.
 PALETTE = {"primary": "#2f6690", "secondary": "#3a7d44", "highlight": "#d1495b",
            "muted": "#b8c4ce", "text": "#333333"}
+
+
+#: Characters that are no text: C0/C1 controls (tab and newline kept), DEL, and the Unicode
+#: bidirectional overrides and isolates, which can make a label read backwards.
+INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: The longest data label drawn, in characters (longer ones end in "…").
+MAX_LABEL_CHARS = 40
+#: The most groups a bar or dot chart draws (the largest ones), and lines a curve chart draws.
+MAX_GROUPS = 30
+MAX_LINES = 8
+
+
+def plain_label(value: object, max_chars: int = MAX_LABEL_CHARS) -> str:
+    r"""A value from the data as a chart label matplotlib draws as it is, never as mathtext.
+
+    Control characters and bidi overrides are dropped, runs of white space become one space,
+    and the label is cut at ``max_chars`` characters. Every ``$`` is escaped: two of them
+    would otherwise start matplotlib's mathtext, which draws ``$\frac{a}{b}$`` as a fraction
+    and fails on an unknown macro. Use it for every label that comes from data (tick labels,
+    legend entries, annotations).
+
+    Examples
+    --------
+    >>> print(plain_label(r"$\frac{a}{b}$"))
+    \$\frac{a}{b}\$
+    >>> plain_label("x" * 50)
+    'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'
+    """
+    text = " ".join(INVISIBLE.sub("", str(value)).split())
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def _largest(data: pd.DataFrame, size: str | None, limit: int) -> tuple[pd.DataFrame, int]:
+    """The ``limit`` rows with the largest ``size`` (kept in their order), and how many not.
+
+    Without a size column the first ``limit`` rows are kept.
+    """
+    if len(data) <= limit:
+        return data, 0
+    if size is None:
+        return data.head(limit), len(data) - limit
+    largest = data[size].to_numpy().argsort(kind="stable")[::-1][:limit]
+    return data.iloc[sorted(largest)], len(data) - limit
+
+
+def _size_column(data: pd.DataFrame) -> str | None:
+    return next((c for c in ("n", "customers", "orders", "delivered", "tickets")
+                 if c in data.columns), None)
+
+
+def _left_out(label: str, left_out: int, limit: int) -> str:
+    """An axis label saying how many smaller groups a chart leaves out."""
+    if not left_out:
+        return label
+    note = f"the {limit} largest groups; {left_out:,} smaller ones not drawn"
+    return f"{label}\n({note})" if label else f"({note})"
+
+
+def _capped_groups(curve: pd.DataFrame, size: str | None, limit: int = MAX_LINES
+                   ) -> tuple[pd.DataFrame, int]:
+    """A curve frame keeping its ``limit`` largest groups (by the largest ``size``)."""
+    if "group" not in curve:
+        return curve, 0
+    sizes = (curve.groupby("group", sort=False)[size].max() if size
+             else curve.groupby("group", sort=False).size())
+    if len(sizes) <= limit:
+        return curve, 0
+    keep = sizes.sort_values(ascending=False, kind="stable").index[:limit]
+    return curve[curve.group.isin(keep)], len(sizes) - limit
+
+
+def _legend(ax, left_out: int, **kwargs) -> None:
+    title = kwargs.pop("title", None)
+    if left_out:
+        more = f"{left_out:,} smaller groups not drawn"
+        title = f"{title}; {more}" if title else more
+    ax.legend(title=title, **kwargs)
 
 
 def use_style() -> None:
@@ -233,6 +314,7 @@ def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
     ``colours`` maps group names to colours (e.g. the worse experience in the highlight).
     """
     fig, ax = plt.subplots(figsize=(9, 3.8))
+    curve, left_out = _capped_groups(curve, "at_risk" if "at_risk" in curve else None)
     groups = curve.groupby("group", sort=True) if "group" in curve else [(None, curve)]
     chosen = colours
     palette = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1",
@@ -241,7 +323,7 @@ def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
         part = part[part.days <= horizon_days]
         colour = (chosen or {}).get(group, palette[i % len(palette)])
         ax.step(part.days, part.reordered_share, where="post", color=colour,
-                label=None if group is None else str(group))
+                label=None if group is None else plain_label(group))
         ax.fill_between(part.days, part.low, part.high, step="post", color=colour, alpha=0.15,
                         lw=0)
     for h in (30, 90, 180):
@@ -253,7 +335,7 @@ def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
     ax.set_ylabel("share reordered")
     _percent(ax)
     if "group" in curve:
-        ax.legend(loc="upper left")
+        _legend(ax, left_out, loc="upper left")
     ax.set_title(title)
     return fig
 
@@ -385,15 +467,17 @@ def clv_distribution(clv: pd.Series, curve: pd.DataFrame, currency: str = "") ->
 
 def clv_by_group(table: pd.DataFrame, title: str, currency: str = "") -> Figure:
     """Mean CLV per group with its bootstrap interval (``estimate, low, high``)."""
-    data = table.sort_values("estimate")
+    data, left_out = _largest(table, _size_column(table), MAX_GROUPS)
+    data = data.sort_values("estimate")
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(data) + 1.2))
     y = range(len(data))
     ax.barh(list(y), data.estimate, color=PALETTE["primary"], height=0.6)
     ax.errorbar(data.estimate, list(y), xerr=_xerr(data.estimate, data.low, data.high),
                 fmt="none", ecolor=PALETTE["text"], capsize=3, lw=1)
     ax.set_yticks(list(y))
-    ax.set_yticklabels([str(i) for i in data.index])
-    ax.set_xlabel(f"mean predicted CLV{f' ({currency})' if currency else ''}, 95% interval")
+    ax.set_yticklabels([plain_label(i) for i in data.index])
+    ax.set_xlabel(_left_out(f"mean predicted CLV{f' ({currency})' if currency else ''}, "
+                            "95% interval", left_out, MAX_GROUPS))
     _currency(ax, axis="x", symbol=currency)
     ax.grid(axis="y", visible=False)
     ax.set_title(title)
@@ -406,7 +490,8 @@ def score_by_group(table: pd.DataFrame, by: str, title: str, percent: bool = Tru
 
     ``sort=False`` keeps the table's order (top to bottom), e.g. for months.
     """
-    data = table.sort_values("score") if sort else table.iloc[::-1]
+    data, left_out = _largest(table, _size_column(table), MAX_GROUPS)
+    data = data.sort_values("score") if sort else data.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.38 * len(data) + 1.3))
     y = list(range(len(data)))
     # NPS intervals are centred on the adjusted estimate, so the score may sit near an end
@@ -418,8 +503,8 @@ def score_by_group(table: pd.DataFrame, by: str, title: str, percent: bool = Tru
                 mfc="white" if is_small else PALETTE["primary"])
     if percent:
         _percent(ax, axis="x")
-    _label_rows(ax, [f"{g} (n={n:,})" for g, n in zip(data[by], data.n, strict=True)], xlabel,
-                title)
+    _label_rows(ax, [f"{plain_label(g)} (n={n:,})" for g, n in zip(data[by], data.n, strict=True)],
+                _left_out(xlabel, left_out, MAX_GROUPS), title)
     return fig
 
 
@@ -439,36 +524,40 @@ def resolution_curves(curve: pd.DataFrame, max_hours: float = 168) -> Figure:
     """
     fig, ax = plt.subplots(figsize=(9, 3.6))
     colours = [PALETTE["primary"], PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1"]
+    curve, left_out = _capped_groups(curve, None)  # no counts: the groups read longest
     for i, (group, part) in enumerate(curve.groupby("group", sort=True)):
         part = part[part.hours <= max_hours]
         ax.step(part.hours, part.resolved_share, where="post", color=colours[i % len(colours)],
-                label=str(group))
+                label=plain_label(group))
     ax.axvline(24, color=PALETTE["muted"], lw=0.8, ls=":")
     ax.set_xlim(0, max_hours)
     ax.set_xlabel("hours since the ticket was opened")
     ax.set_ylabel("share resolved")
     _percent(ax)
-    ax.legend(loc="lower right")
+    _legend(ax, left_out, loc="lower right")
     ax.set_title("Time to resolution")
     return fig
 
 
 def rate_bars(table: pd.DataFrame, by: str, rate: str, title: str, xlabel: str) -> Figure:
     """Horizontal bars of a rate per group with Wilson intervals (columns low, high)."""
-    data = table.sort_values(rate)
+    data, left_out = _largest(table, _size_column(table), MAX_GROUPS)
+    data = data.sort_values(rate)
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(data) + 1.3))
     y = list(range(len(data)))
     ax.barh(y, data[rate], color=PALETTE["primary"], height=0.6)
     ax.errorbar(data[rate], y, xerr=_xerr(data[rate], data.low, data.high),
                 fmt="none", ecolor=PALETTE["text"], capsize=3, lw=1)
     _percent(ax, axis="x")
-    _label_rows(ax, [str(v) for v in data[by]], xlabel, title)
+    _label_rows(ax, [plain_label(v) for v in data[by]], _left_out(xlabel, left_out, MAX_GROUPS),
+                title)
     return fig
 
 
 def difference_forest(table: pd.DataFrame, horizon_days: int = 90) -> Figure:
     """Difference in the repurchase rate of each experience group vs its reference, with CIs."""
-    data = table.iloc[::-1]
+    data, left_out = _largest(table, None, MAX_GROUPS)
+    data = data.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(data) + 1.4))
     y = list(range(len(data)))
     colours = [PALETTE["highlight"] if h < 0 else PALETTE["secondary"] if lo > 0
@@ -480,8 +569,9 @@ def difference_forest(table: pd.DataFrame, horizon_days: int = 90) -> Figure:
     ax.scatter(data.difference, y, c=colours, s=45, zorder=3)
     ax.axvline(0, color=PALETTE["text"], lw=0.8)
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v * 100:+.0f} pp"))
-    _label_rows(ax, list(data.label), f"difference in the share reordering within "
-                f"{horizon_days} days (percentage points, 95% interval)",
+    _label_rows(ax, [plain_label(v, 2 * MAX_LABEL_CHARS) for v in data.label],
+                _left_out(f"difference in the share reordering within {horizon_days} days "
+                          "(percentage points, 95% interval)", left_out, MAX_GROUPS),
                 "Who comes back less: first-order experience vs repurchase")
     return fig
 
@@ -515,18 +605,19 @@ def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None, str]
                              sharey=True)
     others = [PALETTE["highlight"], PALETTE["secondary"], "#8c6bb1", "#e08214"]
     for ax, (title, curve, p_value, reference) in zip(axes.flat, panels, strict=False):
+        curve, left_out = _capped_groups(curve, "at_risk" if "at_risk" in curve else None)
         groups = sorted(curve.group.unique(), key=lambda g: (g != reference, str(g)))
         for i, group in enumerate(groups):
             part = curve[(curve.group == group) & (curve.days <= horizon_days)]
             colour = PALETTE["primary"] if group == reference else others[(i - 1) % 4]
             ax.step(part.days, part.reordered_share, where="post", color=colour,
-                    label=str(group))
+                    label=plain_label(group))
         suffix = "" if p_value is None else f" (log-rank p = {p_value:.2g})"
-        ax.set_title(title + suffix, fontsize=10.5)
+        ax.set_title(plain_label(title, 2 * MAX_LABEL_CHARS) + suffix, fontsize=10.5)
         ax.set_xlim(0, horizon_days)
         ax.set_ylim(bottom=0)
         _percent(ax)
-        ax.legend(loc="upper left", fontsize=8.5)
+        _legend(ax, left_out, loc="upper left", fontsize=8.5)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax in axes[-1]:

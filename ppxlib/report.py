@@ -10,16 +10,25 @@ Layout written under ``out``::
 ``<label>`` is the month (``YYYY-MM``) unless given. A month is written to a hidden work folder
 (``out/.run-<pid>-<id>/``) and swapped into place only when complete, so an interrupted run never
 leaves a half-written month; the next run deletes work folders whose process is gone.
+
+ppx writes a marker file (:data:`MARKER`) into every folder it makes under ``out`` and only
+ever replaces or deletes folders that carry it: a ``2026-10`` folder someone else put there is
+refused, never overwritten. A redacted run keeps no executed notebooks, and its manifest and
+index hold no error details (they are printed on the terminal instead).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gc
 import html
 import json
+import logging
 import os
 import platform
+import re
+import secrets
 import shutil
 import sys
 import time
@@ -34,8 +43,10 @@ from typing import Any
 
 import pandas as pd
 
+from ppxlib.cli import terminal_text
 from ppxlib.contract import TABLES
 from ppxlib.kpis import last_complete_month, order_span, to_month
+from ppxlib.notebook import REDACT_KEY_ENV
 from ppxlib.shared import SHARED_ENV
 from ppxlib.snapshot import write_snapshot
 from ppxlib.sources import mask_secrets, out_of_memory_message
@@ -49,6 +60,14 @@ SECRET_ENV = "PPX_SOURCE"
 #: On the 1M-customer benchmark shop: 93 s against 100 s in name order.
 STARTS_FIRST = ("01_retention", "02_churn", "04_experience")
 RUN_PREFIX = ".run-"  # hidden work folders of runs in progress, under the output folder
+OLD_PREFIX = ".old-"  # a month being replaced, between the two renames of a swap
+#: The file that says "ppx made this folder"; only folders that hold it are replaced or deleted.
+MARKER = ".ppx-report"
+#: Where a redacted run keeps the random key it made when $PPX_REDACT_KEY is not set.
+KEY_FILE = ".ppx-redact-key"
+#: Errors of the machine rather than of a report: they stop the whole run, so that a full
+#: disk never replaces a good month with a set of failed reports.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 VERSIONED = ("ppxlib", "pandas", "numpy", "ibis-framework", "duckdb", "lifetimes", "lifelines",
              "statsmodels", "papermill", "nbconvert", "matplotlib")
@@ -124,10 +143,12 @@ def render_html(notebook_path: Path, html_path: Path, redact: bool = False) -> N
     nb.cells.insert(title + 1, banner)
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
-            # Warnings on stderr are for the analyst, not the manager reading the report.
-            cell["outputs"] = [o for o in cell.get("outputs", [])
+            # Warnings on stderr are for the analyst, not the manager reading the report; a
+            # redacted report shows no printed text at all (it may hold customer data).
+            cell["outputs"] = [_redacted_output(o) if redact else o
+                               for o in cell.get("outputs", [])
                                if not (o.get("output_type") == "stream"
-                                       and o.get("name") == "stderr")]
+                                       and (redact or o.get("name") == "stderr"))]
     exporter = HTMLExporter(template_name="lab", extra_template_paths=[str(TEMPLATES)])
     exporter.template_file = "ppx_report.html.j2"
     exporter.exclude_input = True
@@ -135,6 +156,18 @@ def render_html(notebook_path: Path, html_path: Path, redact: bool = False) -> N
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
     html_path.write_text(body, encoding="utf-8")
+
+
+def _redacted_output(output: dict) -> dict:
+    """An error output without its message and traceback (they may quote customer data)."""
+    import nbformat
+
+    if output.get("output_type") != "error":
+        return output
+    name = html.escape(str(output.get("ename", "error")))
+    return nbformat.v4.new_output("display_data", data={"text/html": (
+        f'<p class="ppx-notice">This section failed ({name}). The details are withheld from '
+        "a redacted report; the run printed them on the terminal.</p>")})
 
 
 @contextmanager
@@ -168,7 +201,14 @@ def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path
     except pm.PapermillExecutionError as err:
         return _error_line(err.ename, err.evalue)
     except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
+        if _environment_error(err):
+            raise
         return f"{type(err).__name__}: {err}".strip()
+
+
+def _environment_error(err: BaseException) -> bool:
+    """A full disk or a read-only output folder: no report can be written, stop the run."""
+    return isinstance(err, OSError) and err.errno in ENVIRONMENT_ERRNOS
 
 
 def _error_line(name: str, message: str) -> str:
@@ -201,17 +241,23 @@ def run_report(
         password or token is handed to the notebooks through an environment variable, so the
         secret never becomes a notebook parameter.
     out : path
-        Folder for the report set (``index.html`` and one folder per label).
+        Folder for the report set (``index.html`` and one folder per label). Not the root,
+        the home folder, a file, or the source folder or a folder inside it
+        (:func:`check_out`).
     month : str, optional
         ``YYYY-MM``; defaults to the last complete month in the orders.
     label : str, optional
-        Folder name for this run; defaults to the month.
+        Folder name for this run; defaults to the month. One plain folder name
+        (:func:`check_label`). An existing ``out/<label>`` is replaced only if ppx made it.
     notebooks : list of paths, optional
         Defaults to every ``*.ipynb`` in :func:`default_notebook_dir`, in name order.
     as_of : str, optional
         Timestamps after this moment count as "in the future" (default: now).
     redact : bool
-        Passed to the notebooks: replace customer ids and free text.
+        Passed to the notebooks: replace customer ids and free text. The pseudonyms' key is
+        ``$PPX_REDACT_KEY``, else a random key kept in ``out/.ppx-redact-key``
+        (:func:`redaction_key`); the kernels get it by environment variable. A redacted run
+        keeps no executed notebooks and no error details in its manifest and index.
     timeout : int
         Seconds a single cell may run.
     progress : bool
@@ -232,10 +278,23 @@ def run_report(
     """
     if isinstance(as_of, dt.date):  # a parameter for the notebooks: text
         as_of = as_of.isoformat()
+    if label is not None:
+        check_label(label)
     source_text = os.fspath(source)
     if Path(source_text).exists():  # notebooks run in their own folder: pass absolute paths
         source_text = str(Path(source_text).resolve())
+    out = Path(out).expanduser().resolve()
+    check_out(out, source_text)
+    if tables and Path(source_text).is_dir():
+        raise ValueError(
+            f"--table {next(iter(tables))}=... names a table of a warehouse, Spark or a .duckdb "
+            f"file; the tables of a folder are its files (orders.csv, orders.parquet, ...): "
+            "rename the files instead")
+    if not (snapshot and Path(source_text).suffix in (".duckdb", ".ddb", ".db")):
+        _check_tables_have_no_secret(tables)  # they would be notebook parameters
     masked = mask_secrets(source_text)
+    # A source with a secret reaches the notebooks by environment variable, never as a
+    # parameter (parameters are written into the executed notebooks).
     env = {SECRET_ENV: source_text} if masked != source_text else {}
     source_param = f"env:{SECRET_ENV}" if env else source_text
 
@@ -245,10 +304,16 @@ def run_report(
     with _environment(env):
         dataset = open_source(source_param, tables=tables)
         clean = dataset.validate(as_of=as_of)
+    problem = no_orders_left(clean.quality)
+    if problem:
+        raise ValueError(problem)
     span = order_span(clean.orders)
     period = to_month(month) if month else last_complete_month(clean.orders, span=span)
     _check_covered(period, *span)
     label = label or str(period)
+    _check_replaceable(out / label)
+    if notebooks:
+        _check_same_redaction(out / label, redact)
     provided = {name: clean.table(name) is not None for name in TABLES}
     validated_as_of = clean.quality.as_of.isoformat()
 
@@ -258,15 +323,17 @@ def run_report(
     if not paths:
         raise FileNotFoundError(f"no notebooks found in {default_notebook_dir()}")
 
-    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_runs(out)
     # Everything of this run lives in one hidden folder until the month is complete: the
     # month being built and the snapshot of the data (customer data: never left behind).
     workdir = out / f"{RUN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    workdir.mkdir()
+    _mark(workdir)
     staging = workdir / label
     (staging / "notebooks").mkdir(parents=True)
     (staging / "metrics").mkdir()
+    _mark(staging)
 
     started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     try:
@@ -281,12 +348,16 @@ def run_report(
             del dataset, clean
             gc.collect()
             backend.disconnect()
+        if redact:  # the key goes to the kernels by environment, never as a parameter
+            env[REDACT_KEY_ENV] = redaction_key(out, progress)
+        stopping: list[bool] = []
 
         def run(path: Path) -> NotebookResult:
             result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
                                    period, as_of, redact, timeout)
-            if progress:
-                done = "ok" if result.status == "ok" else f"FAILED\n    {result.error}"
+            if progress and not stopping:
+                done = ("ok" if result.status == "ok"
+                        else f"FAILED\n    {terminal_text(result.error or '')}")
                 print(f"{result.name} ... {done} ({result.duration_s:.1f} s)", file=sys.stderr,
                       flush=True)
             return result
@@ -294,9 +365,25 @@ def run_report(
         if progress:
             print(f"{len(paths)} reports for {period}, {workers} at a time", file=sys.stderr)
         # Kernels are separate processes, so threads that wait on them run reports in parallel.
-        with _environment(env), ThreadPoolExecutor(max_workers=workers) as pool:
-            in_order = start_order(paths)
-            by_path = dict(zip(in_order, pool.map(run, in_order), strict=True))
+        in_order = start_order(paths)
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            with _environment(env):
+                futures = [pool.submit(run, path) for path in in_order]
+                by_path = {path: future.result()
+                           for path, future in zip(in_order, futures, strict=True)}
+        except BaseException:  # Ctrl-C, a full disk: stop the kernels, then clean up
+            stopping.append(True)
+            # what the kernels' clients log as their kernels go is noise after a Ctrl-C
+            logging.disable(logging.CRITICAL)
+            try:
+                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_kernels()
+                pool.shutdown(wait=True)
+            finally:
+                logging.disable(logging.NOTSET)
+            raise
+        pool.shutdown()
         results = [by_path[path] for path in paths]
 
         manifest = {
@@ -313,7 +400,8 @@ def run_report(
             "versions": _versions(),
             "notebooks": [
                 {"name": r.name, "status": r.status, "duration_s": r.duration_s,
-                 "html": r.html, "error": r.error, "metrics": r.metrics}
+                 "html": r.html, "error": _withheld(r.error) if redact else r.error,
+                 "metrics": r.metrics}
                 for r in results
             ],
         }
@@ -322,6 +410,8 @@ def run_report(
             _keep_other_reports(final, staging, manifest)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         shutil.rmtree(staging / "metrics")
+        if redact:  # the executed notebooks hold what the redacted HTML leaves out
+            shutil.rmtree(staging / "notebooks")
         _swap_into_place(staging, final)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -341,8 +431,193 @@ def start_order(paths: list[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
 
 
+LABEL_PATTERN = re.compile(r"[^/\\\x00-\x1f\x7f-\x9f]+")
+
+
+def check_label(label: str) -> None:
+    """Refuse a label that is not one plain folder name.
+
+    A label becomes ``out/<label>``, and that folder is replaced: ``../../v`` or an absolute
+    path would replace a folder outside the output folder, ``.run-1`` one of ppx's work folders.
+
+    Examples
+    --------
+    >>> check_label("2026-10-final")
+    >>> check_label("../../v")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --label must be one plain folder name (...), got '../../v'
+    """
+    if (not LABEL_PATTERN.fullmatch(label) or label.startswith(".") or label != label.strip()
+            or label.lower() == "index.html"):
+        raise ValueError("--label must be one plain folder name (no /, \\, .., leading dot or "
+                         f"control characters), got {terminal_text(repr(label))}")
+
+
+def check_out(out: Path, source: str) -> None:
+    """Refuse an output folder that a report set must not be written into.
+
+    The file system's root and the home folder (ppx would put its folders among the user's),
+    an existing file, and the source folder or a folder inside it (the reports and the run's
+    snapshot would become part of the data the next run reads). A folder that contains the
+    source (``--out .`` beside ``data/``) is allowed: ppx only touches the folders it made.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: give a folder for the reports")
+    if out == out.parent:
+        raise ValueError(f"--out {out} is the root of the file system: give a folder of its "
+                         "own for the reports, e.g. --out reports")
+    try:
+        home = Path.home().resolve()
+    except RuntimeError:  # no home folder known
+        home = None
+    if out == home:
+        raise ValueError(f"--out {out} is the home folder: give a folder of its own for the "
+                         "reports, e.g. --out ~/reports")
+    path = Path(source)
+    if path.is_dir() and (out == path or path in out.parents):
+        raise ValueError(f"--out {out} is inside the source folder {path}: the reports would "
+                         "be read as data next time; give a folder outside it")
+
+
+def _mark(folder: Path) -> None:
+    (folder / MARKER).write_text("made by ppx report; ppx replaces or deletes only folders "
+                                 "holding this file\n")
+
+
+def _made_by_ppx(folder: Path) -> bool:
+    """Whether ``folder`` carries ppx's marker, or is a month an older ppx wrote.
+
+    Before the marker existed, ppx wrote a ``manifest.json`` naming the folder as its label
+    into every month folder; such folders are taken as ppx's (and get the marker on swap).
+    """
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (isinstance(manifest, dict) and manifest.get("label") == folder.name
+            and isinstance(manifest.get("notebooks"), list))
+
+
+def _check_replaceable(final: Path) -> None:
+    if (final.exists() or final.is_symlink()) and not _made_by_ppx(final):
+        raise ValueError(
+            f"{final} exists and ppx did not make it (no {MARKER} file in it): ppx replaces "
+            "only folders it made; move it away, or choose another --out or --label")
+
+
+def _check_same_redaction(final: Path, redact: bool) -> None:
+    """Running some notebooks keeps the month's others: they must be redacted alike."""
+    try:
+        before = json.loads((final / "manifest.json").read_text())["parameters"]["redact"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if bool(before) != bool(redact):
+        made = "with" if before else "without"
+        raise ValueError(
+            f"{final} holds reports made {made} redaction; running only some notebooks "
+            f"{'without' if before else 'with'} it would mix the two in one month: run every "
+            "notebook, or choose another --label or --out")
+
+
+def _check_tables_have_no_secret(tables: dict[str, str] | None) -> None:
+    """Table locations are notebook parameters (kept in the executed notebooks): no secrets."""
+    for name, where in (tables or {}).items():
+        masked = mask_secrets(where)
+        if masked != where:
+            raise ValueError(
+                f"--table {name}={masked} holds a secret, and table locations are passed to "
+                "the notebooks as parameters: give the engine its credentials another way "
+                "(e.g. a DuckDB secret, or the cloud's environment variables), or read a "
+                "local .duckdb source with the run's snapshot")
+
+
+def redaction_key(out: Path, progress: bool = True) -> str:
+    """The key for pseudonyms: ``$PPX_REDACT_KEY``, else a random one kept under ``out``.
+
+    The generated key is written to ``out/.ppx-redact-key`` (readable by its owner only,
+    outside every report) and reused by later runs into the same ``out``, so pseudonyms stay
+    the same from month to month. Anyone with the key can check a guessed id against a
+    pseudonym: keep it with the unredacted data, not with the shared reports.
+    """
+    given = os.environ.get(REDACT_KEY_ENV)
+    if given:
+        return given
+    path = out / KEY_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise ValueError(f"{path} is empty: delete it (pseudonyms will change) or set "
+                             f"${REDACT_KEY_ENV}") from None
+        if progress:
+            print(f"ppx report: pseudonyms use the redaction key in {path} "
+                  f"(${REDACT_KEY_ENV} is not set)", file=sys.stderr)
+        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    print(f"ppx report: ${REDACT_KEY_ENV} is not set: made a random redaction key in {path} "
+          "(keep it private; later runs into this folder reuse it, so pseudonyms stay the "
+          "same)", file=sys.stderr)
+    return key
+
+
+def _withheld(error: str | None) -> str | None:
+    """A notebook's error without its message, for a redacted manifest and index."""
+    if error is None:
+        return None
+    name = error.split(":", 1)[0] if re.match(r"^[\w.]+:", error) else "error"
+    return f"{name} (details withheld from a redacted run; they were printed on the terminal)"
+
+
+def _stop_kernels() -> None:
+    """End the notebook kernels this process started (a Ctrl-C or a fatal error)."""
+    try:
+        import psutil
+    except ImportError:  # ipykernel brings psutil; without it the kernels end with the run
+        return
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            continue
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            continue
+
+
 def _masked_tables(tables: dict[str, str] | None) -> dict[str, str] | None:
     return {k: mask_secrets(v) for k, v in tables.items()} if tables else None
+
+
+def no_orders_left(quality) -> str | None:
+    """What to say when validation excluded every order (no report can be made), else None.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"table": ["orders"], "present": [True], "rows_read": [3],
+    ...                   "rows_excluded": [3], "rows_kept": [0]})
+    >>> from ppxlib.validation import DataQuality
+    >>> print(no_orders_left(DataQuality(t, pd.DataFrame())))  # doctest: +ELLIPSIS
+    every order was excluded (3 of 3 rows read): no report can be made; ...
+    """
+    rows = quality.tables[quality.tables.table == "orders"]
+    if rows.empty or int(rows.rows_kept.iloc[0]) > 0:
+        return None
+    read = int(rows.rows_read.iloc[0])
+    return (f"every order was excluded ({int(rows.rows_excluded.iloc[0]):,} of {read:,} rows "
+            "read): no report can be made; the tally of ppx validate says why")
 
 
 def _check_covered(period: pd.Period, first: pd.Timestamp, last: pd.Timestamp) -> None:
@@ -368,7 +643,9 @@ def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.
     if executed.exists():
         try:
             render_html(executed, staging / html_name, redact=bool(redact))
-        except Exception as err:  # rendering must not take the other reports down
+        except Exception as err:  # rendering must not take the other reports down ...
+            if _environment_error(err):  # ... unless nothing can be written any more
+                raise
             error = error or f"rendering failed: {type(err).__name__}: {err}"
             html_name = None
     else:
@@ -397,13 +674,17 @@ def _keep_other_reports(final: Path, staging: Path, manifest: dict) -> None:
 
 
 def _remove_abandoned_runs(out: Path) -> None:
-    """Delete what killed runs left (their process is gone); a running one is left alone."""
+    """Delete what killed runs left (their process is gone); a running one is left alone.
+
+    Only folders carrying ppx's marker are deleted: a ``.old-budget`` someone made stays.
+    """
     for folder in out.glob(f"{RUN_PREFIX}*"):
         pid = folder.name.removeprefix(RUN_PREFIX).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not _alive(int(pid)) and _made_by_ppx(folder):
             shutil.rmtree(folder, ignore_errors=True)
-    for folder in out.glob(".old-*"):  # a swap interrupted between its two renames
-        shutil.rmtree(folder, ignore_errors=True)
+    for folder in out.glob(f"{OLD_PREFIX}*"):  # a swap interrupted between its two renames
+        if _made_by_ppx(folder):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -417,10 +698,16 @@ def _alive(pid: int) -> bool:
 
 
 def _swap_into_place(staging: Path, final: Path) -> None:
-    """Replace ``final`` by ``staging`` with renames only (no half-written folder visible)."""
+    """Replace ``final`` by ``staging`` with renames only (no half-written folder visible).
+
+    ``final`` is replaced only if ppx made it (:func:`_made_by_ppx`); else ValueError.
+    """
     old = None
-    if final.exists():
-        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+    if final.exists() or final.is_symlink():
+        _check_replaceable(final)
+        if not (final / MARKER).is_file():  # a month of an older ppx: marked before it moves
+            _mark(final)
+        old = final.with_name(f"{OLD_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}")
         final.rename(old)
     staging.rename(final)
     if old is not None:

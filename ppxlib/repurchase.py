@@ -24,6 +24,8 @@ from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meie
 from ppxlib.tables import as_orders
 
 HORIZONS = (30, 90, 180)
+#: Why :func:`compare_groups` has nothing to test in a shop without repeat purchases.
+NO_SECOND_ORDER = "no customer has ordered a second time yet"
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -191,7 +193,10 @@ def compare_groups(durations: pd.DataFrame) -> dict:
     Returns
     -------
     dict
-        ``test_statistic``, ``p_value``, ``degrees_of_freedom``, ``groups``.
+        ``test_statistic``, ``p_value``, ``degrees_of_freedom``, ``groups`` and ``reason``:
+        None, or why there is nothing to test. When no customer has ordered a second time
+        yet (no event at all) the curves are all flat at zero: the statistic and p-value are
+        NaN and ``reason`` says so, rather than a singular matrix.
 
     Examples
     --------
@@ -200,14 +205,20 @@ def compare_groups(durations: pd.DataFrame) -> dict:
     ...                   "group": list("aaaabbbbbccc")})
     >>> round(compare_groups(d)["test_statistic"], 4)
     1.08
+    >>> compare_groups(d.assign(reordered=0))["reason"]
+    'no customer has ordered a second time yet'
     """
     if "group" not in durations or durations.group.nunique() < 2:
         raise ValueError("need durations with at least two groups to compare")
+    groups = int(durations.group.nunique())
+    if not durations.reordered.astype(bool).any():
+        return {"test_statistic": np.nan, "p_value": np.nan, "degrees_of_freedom": groups - 1,
+                "groups": groups, "reason": NO_SECOND_ORDER}
     statistic, dof = _logrank(durations.days.to_numpy(dtype=float),
                               durations.group.to_numpy(),
                               durations.reordered.to_numpy(dtype=bool))
     return {"test_statistic": statistic, "p_value": float(stats.chi2.sf(statistic, dof)),
-            "degrees_of_freedom": dof, "groups": int(durations.group.nunique())}
+            "degrees_of_freedom": dof, "groups": groups, "reason": None}
 
 
 def _logrank(days: np.ndarray, groups: np.ndarray, events: np.ndarray) -> tuple[float, int]:
@@ -235,5 +246,7 @@ def _logrank(days: np.ndarray, groups: np.ndarray, events: np.ndarray) -> tuple[
     factor = d * (n - d) / np.where(n > 1, n - 1, 1.0)
     v = np.diag((factor * share).sum(axis=1)) - (factor * share) @ share.T
     dof = int(n_groups - 1)
-    statistic = float(z[:dof] @ np.linalg.solve(v[:dof, :dof], z[:dof]))
+    # the pseudo-inverse, as lifelines: a group with nobody left at any event time gives V a
+    # zero row, which a plain solve rejects as a singular matrix
+    statistic = float(z[:dof] @ np.linalg.pinv(v[:dof, :dof]) @ z[:dof])
     return statistic, dof

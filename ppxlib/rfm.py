@@ -3,8 +3,15 @@
 Per customer, at the observation end: **recency** (days since the last order), **frequency**
 (number of orders) and **monetary** (total spend). Each becomes a score from 1 to 5:
 
-* R and M by quintiles: ``score = 1 + (number of the 20/40/60/80 % quantiles the value
-  exceeds)``, recency reversed (the most recent get R = 5);
+* R from the lifecycle thresholds when they are given (the reports always give them): R = 1
+  for lost customers (no order for more than ``lost_days``), R = 2 for sleeping ones (more
+  than ``sleeping_days``), and R = 3, 4, 5 for the least, middle and most recent third of the
+  others. So a segment never contradicts a lifecycle state: every "Loyal", "Champions",
+  "New" or "About to Sleep" customer is a current, non-sleeping customer, every
+  "Hibernating" one is sleeping and every "Lost" or "Can't Lose Them" one is lost.
+  Without thresholds, R is by quintiles like M;
+* M by quintiles: ``score = 1 + (number of the 20/40/60/80 % quantiles the value
+  exceeds)``;
 * F = 1 for one-order customers, and 2-5 by the quartiles of repeat buyers' order counts.
   In e-commerce one-time buyers are often 40-70 % of customers, so plain quintiles would
   give them several different scores or leave scores empty; this keeps every score in use.
@@ -97,6 +104,23 @@ def quantile_score(values: pd.Series, bins: int = 5, reverse: bool = False) -> p
     return pd.Series(score.astype("int64"), index=values.index)
 
 
+def recency_score(recency_days: pd.Series, sleeping_days: float, lost_days: float
+                  ) -> pd.Series:
+    """R: 1 lost, 2 sleeping, and 3-5 by thirds of recency among the others (5 = most recent).
+
+    Examples
+    --------
+    >>> recency_score(pd.Series([1, 5, 9, 20, 30, 300, 900]), 60, 365).tolist()
+    [5, 5, 4, 3, 3, 2, 1]
+    """
+    score = pd.Series(1, index=recency_days.index, dtype="int64")
+    score[recency_days <= lost_days] = 2
+    current = recency_days[recency_days <= sleeping_days]
+    if len(current):
+        score[current.index] = 2 + quantile_score(current, bins=3, reverse=True)
+    return score
+
+
 def frequency_score(frequency: pd.Series) -> pd.Series:
     """F: 1 for one-order customers, 2-5 by quartiles among repeat buyers.
 
@@ -118,8 +142,13 @@ def rfm_scores(
     customer_id_col: str = "customer_id",
     datetime_col: str = "order_ts",
     amount_col: str = "amount",
+    sleeping_days: float | None = None,
+    lost_days: float | None = None,
 ) -> pd.DataFrame:
     """Recency, frequency and monetary value per customer, their scores and segment.
+
+    ``sleeping_days`` and ``lost_days`` (the lifecycle thresholds) make R agree with the
+    lifecycle states (module documentation); without them R is by quintiles.
 
     Returns
     -------
@@ -148,7 +177,10 @@ def rfm_scores(
     frame["recency_days"] = (end - frame.pop("last_ts")).dt.total_seconds() / 86_400
     frame["frequency"] = frame.frequency.astype("int64")
     frame["aov"] = frame.monetary / frame.frequency
-    frame["R"] = quantile_score(frame.recency_days, reverse=True)
+    if sleeping_days is not None and lost_days is not None:
+        frame["R"] = recency_score(frame.recency_days, sleeping_days, lost_days)
+    else:
+        frame["R"] = quantile_score(frame.recency_days, reverse=True)
     frame["F"] = frequency_score(frame.frequency)
     frame["M"] = quantile_score(frame.monetary)
     keys = list(zip(frame.R, frame.F, frame.M, strict=True))

@@ -25,7 +25,18 @@ import numpy as np
 import pandas as pd
 
 DAY = np.timedelta64(1, "D")
+#: ShopParameters fields of the stated confounders (off by default)
+CONFOUNDERS = ("region_repeat_factor", "late_rate_factor", "category_return_factor",
+               "category_spend_factor")
 SECONDS_PER_DAY = 86_400
+
+#: CSAT (1-5) answer probabilities of scores 1..5 after an on-time and after a late delivery.
+CSAT_ON_TIME = (0.03, 0.05, 0.12, 0.35, 0.45)
+CSAT_LATE = (0.15, 0.20, 0.25, 0.25, 0.15)
+#: NPS (0-10) answer weights of scores 0..10 after a good and after a bad (late or returned)
+#: first order.
+NPS_GOOD = (1, 1, 1, 1, 2, 3, 6, 12, 18, 25, 30)
+NPS_BAD = (6, 5, 6, 8, 9, 10, 11, 14, 12, 10, 9)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,78 @@ class ShopParameters:
     ticket_rate: float = 0.04
     late_ticket_rate: float = 0.35
     never_resolved_share: float = 0.02
+    # Stated confounders, all off by default (the data then stays as it always was; switching
+    # one on changes the shop). See :meth:`confounded`.
+    #: per region, a factor on the purchase-rate shape ``r`` of its customers (0.5: they come
+    #: back half as readily); the hazard of the second order is this factor times the others'
+    region_repeat_factor: dict[str, float] | None = None
+    #: a late first delivery multiplies the customer's purchase rate by a Beta(r k, r (1 - k))
+    #: draw, which makes the hazard of the second order exactly k times that of comparable
+    #: customers delivered on time (1.0 = no such effect)
+    late_rate_factor: float = 1.0
+    #: per category, a factor on the return probability of its orders
+    category_return_factor: dict[str, float] | None = None
+    #: per category, a factor on the amount of its orders
+    category_spend_factor: dict[str, float] | None = None
+
+    @classmethod
+    def confounded(cls, **changes) -> ShopParameters:
+        """A shop whose raw experience comparisons mislead, with the true effects stated.
+
+        Late deliveries fall mostly on *east* (``region_late_factor``), whose customers also
+        come back half as readily; a late first delivery lowers the hazard of a second order
+        to 0.7 times that of comparable customers (and nothing else: ``late_churn`` is 0, so
+        the effect is proportional and :meth:`adjusted_late_hazard_ratio` is one number).
+        Electronics orders are returned three times as often and cost 2.5 times as much;
+        a return itself changes nothing about coming back (true hazard ratio 1).
+
+        Examples
+        --------
+        >>> ShopParameters.confounded().adjusted_late_hazard_ratio()
+        0.7
+        """
+        stated = {"region_repeat_factor": {"east": 0.5}, "late_rate_factor": 0.7,
+                  "late_churn": 0.0, "category_return_factor": {"electronics": 3.0},
+                  "category_spend_factor": {"electronics": 2.5}}
+        return cls(**{**stated, **changes})
+
+    def _repeat_factor(self, region: str) -> float:
+        return (self.region_repeat_factor or {}).get(region, 1.0)
+
+    def adjusted_late_hazard_ratio(self) -> float:
+        """True hazard ratio of the second order, late first delivery against on time, among
+        customers alike in everything else.
+
+        Within a region the time to the second order is Lomax: survival
+        ``(alpha / (alpha + t)) ** (r m)`` (t in weeks, m the region's repeat factor), and a
+        late first delivery raises it to the power ``late_rate_factor`` -- proportional
+        hazards with that ratio. ``late_churn`` removes a share of late customers at once,
+        whose ratio to on-time customers then changes with time: NaN, no single number.
+        """
+        return float(self.late_rate_factor) if self.late_churn == 0 else float("nan")
+
+    def adjusted_repurchase_difference(self, days: float = 90) -> float:
+        """True difference in the share reordering within ``days`` of a first order, late
+        minus on time, for customers alike in everything else, averaged over the regions
+        (customers are spread evenly over them).
+
+        In a region with on-time survival ``S = (alpha / (alpha + t)) ** (r m)`` a late
+        customer reorders with probability ``(1 - late_churn) (1 - S ** k)``; with no
+        confounders and ``k = 1`` this is :meth:`repurchase_difference`.
+
+        Examples
+        --------
+        >>> p = ShopParameters()
+        >>> round(p.adjusted_repurchase_difference(), 12) == round(p.repurchase_difference(), 12)
+        True
+        """
+        weeks = days / 7
+        diffs = []
+        for region in self.region_late_factor:
+            on_time = (self.alpha / (self.alpha + weeks)) ** (self.r * self._repeat_factor(region))
+            late = (1 - self.late_churn) * (1 - on_time ** self.late_rate_factor)
+            diffs.append(late - (1 - on_time))
+        return float(np.mean(diffs))
 
     def repurchase_difference(self, days: float = 90) -> float:
         """True difference in the share reordering within ``days`` of a first order, late
@@ -69,6 +152,59 @@ class ShopParameters:
         weeks = days / 7
         on_time = 1 - (self.alpha / (self.alpha + weeks)) ** self.r
         return -self.late_churn * on_time
+
+    def csat_satisfied_share(self, late: bool, cut: int = 4) -> float:
+        """True share of CSAT answers (1-5) at ``cut`` or above about a late or an on-time
+        delivery: 0.80 on time and 0.40 late for the top two boxes.
+
+        A CSAT answer is drawn from :data:`CSAT_LATE` or :data:`CSAT_ON_TIME` by whether its
+        order arrived after the promised time, and nothing else moves it, so the share is
+        the sum of the probabilities of the scores from ``cut`` to 5.
+
+        Examples
+        --------
+        >>> round(ShopParameters().csat_satisfied_share(late=True), 2)
+        0.4
+        """
+        weights = CSAT_LATE if late else CSAT_ON_TIME
+        return float(sum(weights[cut - 1:]))
+
+    def csat_late_difference(self, cut: int = 4) -> float:
+        """True difference in the satisfied share of CSAT, late minus on-time delivery.
+
+        Examples
+        --------
+        >>> round(ShopParameters().csat_late_difference(), 2)
+        -0.4
+        """
+        return self.csat_satisfied_share(True, cut) - self.csat_satisfied_share(False, cut)
+
+    def nps_expected(self, bad: bool) -> float:
+        """True NPS (points) of answers about a bad (late or returned) or a good first order.
+
+        Examples
+        --------
+        >>> ShopParameters().nps_expected(bad=False), ShopParameters().nps_expected(bad=True)
+        (40.0, -36.0)
+        """
+        weights = NPS_BAD if bad else NPS_GOOD
+        return 100 * (sum(weights[9:]) - sum(weights[:7])) / sum(weights)
+
+    def nps_late_difference(self) -> float:
+        """True NPS difference, late minus on-time first delivery, in points.
+
+        A late first order always gets the "bad" answers; an on-time one only when it was
+        returned, which happens with probability ``return_rate`` (returns are drawn apart from
+        the answer; the few returns still to come at the end of the data are ignored).
+
+        Examples
+        --------
+        >>> round(ShopParameters().nps_late_difference(), 1)
+        -69.9
+        """
+        on_time = ((1 - self.return_rate) * self.nps_expected(False)
+                   + self.return_rate * self.nps_expected(True))
+        return self.nps_expected(True) - on_time
 
 
 @dataclass
@@ -92,9 +228,16 @@ class SimulatedShop:
 
     def truth(self) -> dict:
         """JSON-friendly description of how the data was made."""
+        parameters = asdict(self.parameters)
+        # confounders that are off are not part of how the data was made (and a shop made
+        # before they existed keeps its truth file)
+        off = ShopParameters()
+        for name in CONFOUNDERS:
+            if parameters[name] == getattr(off, name):
+                del parameters[name]
         return {"seed": self.seed, "start": self.start.isoformat(), "end": self.end.isoformat(),
                 "customers": len(self.customers), "time_unit": "week",
-                "parameters": asdict(self.parameters)}
+                "parameters": parameters}
 
     def write(self, folder: str | Path, fmt: str = "csv",
               tables: dict[str, pd.DataFrame] | None = None) -> list[Path]:
@@ -132,14 +275,26 @@ BAD_COMMENTS = ("Parcel arrived days late", "Courier left it outside & it got we
 
 
 def _purchases(rng: np.random.Generator, n: int, prm: ShopParameters, first: np.ndarray,
-               end: np.datetime64, late_prob: np.ndarray):
-    """Simulate BG/NBD purchase times (with the late-delivery drop-out) for n customers."""
-    lam = rng.gamma(prm.r, 1.0 / prm.alpha, size=n) / 7.0  # per day
+               end: np.datetime64, late_prob: np.ndarray, shape: np.ndarray | None = None):
+    """Simulate BG/NBD purchase times (with the late-delivery drop-out) for n customers.
+
+    ``shape`` is each customer's Gamma shape of the purchase rate (``r`` unless a region
+    confounder is on, :attr:`ShopParameters.region_repeat_factor`).
+    """
+    lam = rng.gamma(prm.r if shape is None else shape, 1.0 / prm.alpha, size=n) / 7.0  # per day
     drop = rng.beta(prm.a, prm.b, size=n)
     horizon = (end - first) / DAY  # days from first purchase to observation end
     cust, times, late = [np.arange(n)], [np.zeros(n)], []
     first_late = rng.random(n) < late_prob
     late.append(first_late)
+    if prm.late_rate_factor != 1.0:  # drawn only when on: default shops keep their numbers
+        # Gamma(s) x Beta(s k, s (1 - k)) is Gamma(s k): the survival to the second order is
+        # raised to the power k, a proportional effect on its hazard
+        s = np.broadcast_to(prm.r if shape is None else shape, (n,))[first_late]
+        k = prm.late_rate_factor
+        if not 0 < k < 1:
+            raise ValueError(f"late_rate_factor must lie in (0, 1], got {k}")
+        lam[first_late] *= rng.beta(s * k, s * (1 - k))
     t = np.zeros(n)
     alive = ~(first_late & (rng.random(n) < prm.late_churn))
     idx = np.arange(n)
@@ -212,7 +367,10 @@ def simulate_shop(
                         0, 1)
     nu = rng.gamma(prm.q, 1.0 / prm.gamma, size=n)
 
-    cust, ts, late, lam, drop = _purchases(rng, n, prm, first, end64, late_prob)
+    shape = None
+    if prm.region_repeat_factor:
+        shape = prm.r * np.array([prm._repeat_factor(x) for x in region])
+    cust, ts, late, lam, drop = _purchases(rng, n, prm, first, end64, late_prob, shape)
     order = np.lexsort((cust, ts))
     cust, ts, late = cust[order], ts[order], late[order]
     m = cust.size
@@ -222,6 +380,8 @@ def simulate_shop(
     own_channel = rng.random(m) < 0.85
     order_channel = np.where(own_channel, channel[cust], rng.choice(CHANNELS, size=m))
     category = rng.choice(CATEGORIES, size=m, p=CATEGORY_WEIGHTS)
+    if prm.category_spend_factor:  # a confounder, off by default (no random numbers drawn)
+        amount = np.round(amount * _by_category(prm.category_spend_factor, category), 2)
     discount = np.where(rng.random(m) < 0.2, np.round(amount * 0.1, 2), 0.0)
     promised_days = rng.integers(2, 6, size=m)
     promised = ts + (promised_days * SECONDS_PER_DAY).astype("timedelta64[s]")
@@ -248,6 +408,8 @@ def simulate_shop(
 
     # returns: more likely after a late delivery
     p_return = prm.return_rate * np.where(late, prm.late_return_factor, 1.0)
+    if prm.category_return_factor:
+        p_return = p_return * _by_category(prm.category_return_factor, category)
     ret_ts = delivered + (rng.uniform(1, 28, size=m) * SECONDS_PER_DAY).astype("timedelta64[s]")
     returned = (rng.random(m) < p_return) & ~in_transit & (ret_ts < end64)
     reasons = rng.choice(RETURN_REASONS, size=m)
@@ -273,6 +435,12 @@ def simulate_shop(
                          seed)
 
 
+def _by_category(factors: dict[str, float], category: np.ndarray) -> np.ndarray:
+    """Each order's factor from a per-category dict (1 for categories it does not name)."""
+    lookup = np.array([factors.get(c, 1.0) for c in CATEGORIES])
+    return lookup[pd.Categorical(category, categories=CATEGORIES).codes]
+
+
 def _comment(rng: np.random.Generator, bad: np.ndarray) -> np.ndarray:
     good = rng.choice(GOOD_COMMENTS, size=bad.size)
     poor = rng.choice(BAD_COMMENTS, size=bad.size)
@@ -288,8 +456,7 @@ def _surveys(rng, prm, orders, late, returned, end64, ids) -> pd.DataFrame:
     delivered_yet = ~orders.status.eq("in_transit").to_numpy()
     csat_mask = (rng.random(m) < prm.csat_response_rate) & delivered_yet
     csat_mask &= answer_ts < end64
-    on_time_dist = [0.03, 0.05, 0.12, 0.35, 0.45]
-    late_dist = [0.15, 0.20, 0.25, 0.25, 0.15]
+    on_time_dist, late_dist = list(CSAT_ON_TIME), list(CSAT_LATE)
     score_on = rng.choice(np.arange(1, 6), size=m, p=on_time_dist)
     score_late = rng.choice(np.arange(1, 6), size=m, p=late_dist)
     score = np.where(late, score_late, score_on)
@@ -306,8 +473,7 @@ def _surveys(rng, prm, orders, late, returned, end64, ids) -> pd.DataFrame:
     nps_ts = orders.order_ts.to_numpy() + np.timedelta64(30, "D")
     nps_mask = first & (rng.random(m) < prm.nps_response_rate) & (nps_ts < end64)
     bad = late | returned
-    good_dist = np.array([1, 1, 1, 1, 2, 3, 6, 12, 18, 25, 30], float)
-    bad_dist = np.array([6, 5, 6, 8, 9, 10, 11, 14, 12, 10, 9], float)
+    good_dist, bad_dist = np.array(NPS_GOOD, float), np.array(NPS_BAD, float)
     nps_good = rng.choice(np.arange(11), size=m, p=good_dist / good_dist.sum())
     nps_bad = rng.choice(np.arange(11), size=m, p=bad_dist / bad_dist.sum())
     nps_score = np.where(bad, nps_bad, nps_good)

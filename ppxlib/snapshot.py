@@ -22,7 +22,7 @@ import pandas as pd
 
 from ppxlib.contract import TABLES
 from ppxlib.sources import CleanDataset, Dataset, connect_duckdb
-from ppxlib.validation import DataQuality
+from ppxlib.validation import ADJUSTMENT_COLUMNS, EXCLUSION_COLUMNS, DataQuality
 
 MARKER = "ppx-snapshot.json"
 
@@ -67,6 +67,7 @@ def write_snapshot(dataset: Dataset, clean: CleanDataset, folder: str | os.PathL
         "as_of": quality.as_of.isoformat() if quality.as_of else None,
         "tables": quality.tables.to_dict(orient="records"),
         "exclusions": quality.exclusions.to_dict(orient="records"),
+        "adjustments": quality.adjustments.to_dict(orient="records"),
         "examples": examples,
     }
     (folder / MARKER).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
@@ -90,9 +91,10 @@ def read_snapshot(folder: str | os.PathLike) -> Dataset:
     examples = {}
     for item in meta["examples"]:
         examples[(item["table"], item["rule"])] = pd.read_parquet(folder / item["file"])
-    exclusions = pd.DataFrame(meta["exclusions"],
-                              columns=["table", "rule", "column", "reason", "rows", "share"])
-    quality = DataQuality(pd.DataFrame(meta["tables"]), exclusions, examples, as_of)
+    exclusions = pd.DataFrame(meta["exclusions"], columns=EXCLUSION_COLUMNS)
+    adjustments = pd.DataFrame(meta.get("adjustments", []), columns=ADJUSTMENT_COLUMNS)
+    quality = DataQuality(pd.DataFrame(meta["tables"]), exclusions, examples, as_of,
+                          adjustments)
     identity = f"{folder.resolve()}@{(folder / MARKER).stat().st_mtime_ns}"
     clean = CleanDataset(**tables, quality=quality, snapshot=identity)
     return Dataset(con, tables, meta["description"], validated=clean)

@@ -23,8 +23,22 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from ppxlib.contract import CONTRACT, TABLES, ContractError, StructuralProblem
-from ppxlib.validation import DataQuality, reading, validate_tables
+from ppxlib.contract import (
+    CONTRACT,
+    TABLES,
+    ContractError,
+    StructuralProblem,
+    duplicate_columns,
+)
+from ppxlib.validation import (
+    DataQuality,
+    LongLinesError,
+    compressed_message,
+    file_kind,
+    reading,
+    utc_naive,
+    validate_tables,
+)
 
 FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 #: DuckDB's memory cap per connection ppx opens, unless ``$PPX_DUCKDB_MEMORY_LIMIT`` says
@@ -33,22 +47,84 @@ FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 #: customer summary runs as fast under this cap in a quarter less memory (README, Memory).
 DUCKDB_MEMORY_LIMIT = "1GB"
 CSV_DELIMITERS = (",", ";", "\t", "|")
+#: Hive's name for a partition whose value was null.
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+#: Connection-string settings (after ``?`` or ``;``) shown as they are. Every other setting
+#: is masked: an allow-list, because a driver's next token setting will have a name nobody
+#: thought of (``sig``, ``credentials_info``, ``X-Amz-Signature``, ...).
+HARMLESS_SETTINGS = frozenset({
+    "sslmode", "schema", "database", "databasename", "dbname", "db", "warehouse", "role",
+    "region", "host", "port", "catalog", "project", "dataset", "location", "application",
+    "application_name", "connect_timeout", "timeout", "search_path", "read_only",
+    "memory_limit", "threads", "format", "encoding",
+})
+_URL = re.compile(r"\b([a-zA-Z][\w+.-]*://)([^\s<>]*)")
+_URL_TAIL = re.compile(r"['\")\]},.]+$")  # quotes and brackets around a URL in a message
+#: Outside URLs (paths, error messages): ``name=value`` where the name says it is a secret.
+_SECRET_SETTING = re.compile(
+    r"(?i)\b([\w.-]*(?:password|passwd|pass|pwd|token|secret|key|sig|signature|credential"
+    r"|auth)[\w.-]*)=(\{[^}]*\}?|\"[^\"]*\"?|'[^']*'?|[^&\s;]+)")
 
 
 def mask_secrets(text: str) -> str:
-    """Hide passwords and tokens in a connection string or path.
+    """Hide passwords, tokens and signatures in a connection string, path or message.
+
+    In a URL (``scheme://...``) everything that may hold a secret is masked unless known
+    harmless: the user information before ``@`` (a user name is kept when a password
+    follows it), and every setting after ``?`` or ``;`` whose name is not in
+    :data:`HARMLESS_SETTINGS`. Outside URLs, ``name=value`` is masked when the name says
+    password, token, key, secret, sig(nature), credential or auth (a folder called
+    ``shop_password=...``).
 
     Examples
     --------
-    >>> mask_secrets("postgres://ann:s3cret@db:5432/shop?token=abc&x=1")
-    'postgres://ann:***@db:5432/shop?token=***&x=1'
+    >>> mask_secrets("postgres://ann:s3cret@db:5432/shop?sslmode=require&token=abc")
+    'postgres://ann:***@db:5432/shop?sslmode=require&token=***'
+    >>> mask_secrets("https://b.s3.amazonaws.com/o.csv?X-Amz-Credential=AK&X-Amz-Signature=f")
+    'https://b.s3.amazonaws.com/o.csv?X-Amz-Credential=***&X-Amz-Signature=***'
+    >>> mask_secrets("cannot open /data/shop_password=HUNTER2")
+    'cannot open /data/shop_password=***'
+    >>> mask_secrets("data/sample")
+    'data/sample'
     """
-    text = re.sub(r"(//[^/:@\s]+:)[^@/\s]+@", r"\1***@", text)
-    return re.sub(
-        r"(?i)\b([\w.-]*(?:password|passwd|pwd|token|secret|key)[\w.-]*)=([^&\s;]+)",
-        r"\1=***",
-        text,
-    )
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        parts.append(_mask_names(text[last:match.start()]))
+        rest = match.group(2)
+        tail = _URL_TAIL.search(rest)
+        tail_at = tail.start() if tail else len(rest)
+        parts.append(match.group(1) + _mask_url_rest(rest[:tail_at]) + rest[tail_at:])
+        last = match.end()
+    parts.append(_mask_names(text[last:]))
+    return "".join(parts)
+
+
+def _mask_names(text: str) -> str:
+    return _SECRET_SETTING.sub(r"\1=***", text)
+
+
+def _mask_url_rest(rest: str) -> str:
+    """Mask what follows ``scheme://``: user information, then the settings."""
+    settings_at = min((i for i in (rest.find("?"), rest.find(";")) if i >= 0),
+                      default=len(rest))
+    place, settings = rest[:settings_at], rest[settings_at:]
+    if "@" in place:  # user information: everything before the last @ of the address
+        userinfo, place = place.rsplit("@", 1)
+        user, colon, _password = userinfo.partition(":")
+        shown = f"{user}:***" if colon and "/" not in user else "***"
+        place = f"{shown}@{place}"
+    return _mask_names(place) + re.sub(r"(?<=[?;&])([^?;&]*)", _mask_setting, settings)
+
+
+def _mask_setting(match: re.Match) -> str:
+    name, equals, _value = match.group(1).partition("=")
+    if not match.group(1):
+        return ""
+    if not equals:
+        return "***"
+    return match.group(1) if name.strip().lower() in HARMLESS_SETTINGS else f"{name}=***"
 
 
 @dataclass
@@ -90,6 +166,10 @@ class Dataset:
     description: str
     validated: CleanDataset | None = field(default=None, repr=False)
     _clean: dict[Any, CleanDataset] = field(default_factory=dict, repr=False)
+    #: Table -> the CSV file it was read from (so over-long lines can be left out).
+    files: dict[str, Path] = field(default_factory=dict, repr=False)
+    #: Table -> ``(line, bytes)`` of lines left out because no row can be that long.
+    skipped: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
 
     @property
     def orders(self) -> ir.Table | None:
@@ -113,7 +193,8 @@ class Dataset:
         Parameters
         ----------
         as_of : datetime or str, optional
-            Timestamps after this moment count as "in the future". Default: now (UTC).
+            Timestamps after this moment count as "in the future". Default: now (UTC). One
+            with a time zone (``2026-11-01T06:00+02:00``) is converted to UTC.
 
         Returns
         -------
@@ -131,8 +212,7 @@ class Dataset:
         >>> clean = ppxlib.open("data/sample").validate()  # doctest: +SKIP
         >>> print(clean.quality.to_text())                  # doctest: +SKIP
         """
-        if isinstance(as_of, str):
-            as_of = dt.datetime.fromisoformat(as_of)
+        as_of = utc_naive(as_of)
         if self.validated is not None:  # a snapshot (ppxlib.snapshot): checked when written
             stored = self.validated.quality.as_of
             if as_of is not None and stored is not None and as_of != stored:
@@ -143,9 +223,25 @@ class Dataset:
             return self.validated
         key = as_of
         if key not in self._clean:
-            clean, quality = validate_tables(self.tables, as_of=as_of)
+            while True:
+                try:
+                    clean, quality = validate_tables(self.tables, as_of=as_of,
+                                                     skipped=self.skipped)
+                    break
+                except LongLinesError as err:  # found only when the whole file was read
+                    if not self._leave_out(err):
+                        raise
             self._clean[key] = CleanDataset(**clean, quality=quality)
         return self._clean[key]
+
+    def _leave_out(self, err: LongLinesError) -> bool:
+        """Read an optional table again without its over-long lines; False if it cannot be."""
+        path = self.files.get(err.table)
+        if path is None or err.table in self.skipped or CONTRACT[err.table].required:
+            return False
+        self.tables[err.table], self.skipped[err.table] = _without_lines(
+            self.backend, path, err.table, err.lines)
+        return True
 
 
 def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = False
@@ -216,38 +312,78 @@ def _find_file(folder: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _read_file(con: BaseBackend, path: Path, name: str) -> ir.Table:
-    if path.is_file() and _is_empty(path):
-        columns = ", ".join(CONTRACT[name].required_columns)
-        raise ContractError([StructuralProblem(
-            name, None, f"the file {path.name} is empty (0 bytes); expected a header row "
-            f"naming the columns ({columns}) and then one row per {name[:-1]}")])
-    with reading(name):
-        return _read(con, path, name)
+def _read_file(con: BaseBackend, path: Path, name: str) -> tuple[ir.Table, list]:
+    """The table in ``path`` and the ``(line, bytes)`` of any lines left out of it."""
+    if path.is_file():
+        head = _head(path, name)
+        if not head:
+            columns = ", ".join(CONTRACT[name].required_columns)
+            raise ContractError([StructuralProblem(
+                name, None, f"the file {path.name} is empty (0 bytes); expected a header row "
+                f"naming the columns ({columns}) and then one row per {name[:-1]}")])
+        _check_kind(path, name, head)
+    try:
+        with reading(name):
+            return _read(con, path, name), []
+    except LongLinesError as err:
+        if CONTRACT[name].required:
+            raise
+        return _without_lines(con, path, name, err.lines)
 
 
-def _is_empty(path: Path) -> bool:
+def _head(path: Path, name: str) -> bytes:
+    """The first bytes of a file (decompressed for .gz); unreadable files are an error."""
     import gzip
 
-    if path.stat().st_size == 0:
-        return True
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as handle:
-            return not handle.read(1)
-    return False
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as handle:
+                return handle.read(8)
+        with builtins.open(path, "rb") as handle:
+            return handle.read(8)
+    except PermissionError:
+        raise ContractError([StructuralProblem(
+            name, None, f"the file {path.name} cannot be read: permission denied (the "
+            "account running ppx needs read access)")]) from None
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise ContractError([StructuralProblem(
+            name, None, f"the file {path.name} is not valid gzip data ({err}): "
+            f"name it without .gz if it is plain text")]) from None
+    except OSError as err:
+        raise ContractError([StructuralProblem(
+            name, None, f"the file {path.name} cannot be read: {err.strerror or err}")]
+        ) from None
+
+
+def _check_kind(path: Path, name: str, head: bytes) -> None:
+    """A file whose content is not what its name says stops here, with what it is."""
+    kind = file_kind(head)
+    if path.name.endswith(".parquet"):
+        if not head.startswith(b"PAR1"):
+            what = f"it is {kind}" if kind else "it looks like text: a CSV file? then name it .csv"
+            raise ContractError([StructuralProblem(
+                name, None, f"the file {path.name} is not a Parquet file ({what})")])
+    elif kind:
+        raise ContractError([StructuralProblem(name, None, compressed_message(path.name, kind))])
 
 
 def _read(con: BaseBackend, path: Path, name: str) -> ir.Table:
+    # hive_partitioning off everywhere: DuckDB would otherwise turn any folder named
+    # `amount=0` or `shop_password=x` on the path into a column of every row.
     if path.is_dir():
-        return con.read_parquet(str(path / "**" / "*.parquet"), table_name=name)
+        return _read_partitioned(con, path, name)
     if path.name.endswith(".parquet"):
-        return con.read_parquet(str(path), table_name=name)
+        return con.read_parquet(str(path), table_name=name, hive_partitioning=False)
     # Identifiers stay text: "00123" must not become 123.
     id_columns = {c.name for c in CONTRACT[name].columns if c.kind == "id"}
     header, delimiter = _csv_header(path)
+    duplicated = duplicate_columns(name, _csv_header(path, strip=False)[0])
+    if duplicated:  # DuckDB would rename the second copy to amount_1 and read on
+        raise ContractError(duplicated)
     types = {c: "VARCHAR" for c in header if c.strip().lower() in id_columns}
     # skip=0: otherwise the sniffer may take a later line for the header and skip the rest.
-    options: dict[str, Any] = {"header": True, "delim": delimiter, "skip": 0}
+    options: dict[str, Any] = {"header": True, "delim": delimiter, "skip": 0,
+                               "hive_partitioning": False}
     if delimiter == ";":  # a semicolon file comes from a spreadsheet using decimal commas
         options["decimal_separator"] = ","
     if types:
@@ -255,7 +391,65 @@ def _read(con: BaseBackend, path: Path, name: str) -> ir.Table:
     return con.read_csv(str(path), table_name=name, **options)
 
 
-def _csv_header(path: Path) -> tuple[list[str], str]:
+def _read_partitioned(con: BaseBackend, folder: Path, name: str) -> ir.Table:
+    """A folder of Parquet files for one table, partitioned on purpose or not.
+
+    Folder names inside the table's folder of the form ``key=value`` give a column only when
+    ``key`` is a contract column of the table (``orders/channel=web/part-0.parquet``); other
+    keys (``year=2024``) are ignored, and folders above the table's folder never count. A
+    key that is also a column inside the files is an error: which one is right cannot be told.
+    """
+    known = {c.name for c in CONTRACT[name].columns}
+    keys: set[str] = set()
+    for file in folder.rglob("*.parquet"):
+        for part in file.relative_to(folder).parts[:-1]:
+            key = part.split("=", 1)[0].strip().lower() if "=" in part else None
+            if key in known:
+                keys.add(key)
+    files = str(folder / "**" / "*.parquet")
+    if not keys:
+        return con.read_parquet(files, table_name=name, hive_partitioning=False)
+    table = con.read_parquet(files, table_name=name, hive_partitioning=False,
+                             filename="_ppx_file")
+    inside = {c.strip().lower() for c in table.columns} & keys
+    if inside:
+        raise ContractError([StructuralProblem(
+            name, key, f"given both as a column in the files and as folder names "
+            f"({key}=...) under {folder.name}/; keep one") for key in sorted(inside)])
+    relative = table._ppx_file.substr(len(str(folder)) + 1)  # the path below the table folder
+    values = {}
+    for key in sorted(keys):
+        value = relative.re_extract(f"(?i)(?:^|/){key}=([^/]*)/", 1)
+        values[key] = ibis.cases((value.isin(["", HIVE_NULL]), ibis.null("string")),
+                                 else_=value)
+    return table.mutate(**values).drop("_ppx_file")
+
+
+def _without_lines(con: BaseBackend, path: Path, name: str, lines: list[tuple[int, int]]
+                   ) -> tuple[ir.Table, list[tuple[int, int]]]:
+    """An optional table read from a copy of its file without the over-long lines.
+
+    One comment of several megabytes in the surveys should cost that answer, not every
+    report. The copy lives in a private temporary folder removed when Python exits.
+    """
+    import atexit
+    import gzip
+    import shutil
+
+    drop = {number for number, _ in lines}
+    folder = Path(tempfile.mkdtemp(prefix="ppx-lines-"))
+    atexit.register(shutil.rmtree, folder, True)
+    copy = folder / (path.name.removesuffix(".gz"))
+    opener = gzip.open if path.name.endswith(".gz") else builtins.open
+    with opener(path, "rb") as source, builtins.open(copy, "wb") as target:
+        for number, line in enumerate(source, 1):
+            if number not in drop:
+                target.write(line)
+    with reading(name):
+        return _read(con, copy, name), list(lines)
+
+
+def _csv_header(path: Path, strip: bool = True) -> tuple[list[str], str]:
     """The header's column names and the delimiter: the one of , ; \\t | it uses most.
 
     Spreadsheets in much of Europe save "CSV" with semicolons; the delimiter is settled here
@@ -270,7 +464,8 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
         delimiter = "\t"
     else:
         delimiter = max(CSV_DELIMITERS, key=first.count)
-    names = [c.strip().strip('"') for c in first.rstrip("\r\n").split(delimiter)]
+    names = [c.strip().strip('"') if strip else c.strip('"')
+             for c in first.rstrip("\r\n").split(delimiter)]
     return names, delimiter
 
 
@@ -281,13 +476,21 @@ def _from_folder(folder: Path) -> Dataset:
         return snapshot.read_snapshot(folder)
     con = connect_duckdb()
     tables: dict[str, ir.Table | None] = {}
+    files: dict[str, Path] = {}
+    skipped: dict[str, list[tuple[int, int]]] = {}
     for name in TABLES:
         path = _find_file(folder, name)
-        tables[name] = _read_file(con, path, name) if path else None
+        tables[name] = None
+        if path:
+            tables[name], lines = _read_file(con, path, name)
+            if lines:
+                skipped[name] = lines
+            if path.is_file() and not path.name.endswith(".parquet"):
+                files[name] = path
     if tables["orders"] is None:
         expected = ", ".join(f"orders{s}" for s in FILE_SUFFIXES)
         raise FileNotFoundError(f"{folder}: no orders table (expected one of {expected})")
-    return Dataset(con, tables, f"folder {folder}")
+    return Dataset(con, tables, f"folder {folder}", files=files, skipped=skipped)
 
 
 def _from_backend(con: BaseBackend, description: str, names: Mapping[str, str] | None) -> Dataset:
@@ -325,7 +528,10 @@ def _from_backend(con: BaseBackend, description: str, names: Mapping[str, str] |
 def _lookup(con: BaseBackend, name: str, physical: str, available: set[str]) -> ir.Table | None:
     if "/" in physical or physical.endswith(FILE_SUFFIXES):
         reader = con.read_csv if ".csv" in physical or ".tsv" in physical else con.read_parquet
-        return reader(physical, table_name=f"ppx_{name}")
+        # No hive partitioning: folder names on the path are not data (see _read). Only
+        # DuckDB guesses partitions from paths.
+        options = {"hive_partitioning": False} if con.name == "duckdb" else {}
+        return reader(physical, table_name=f"ppx_{name}", **options)
     if physical in available:
         return con.table(physical)
     if "." in physical:
@@ -447,7 +653,11 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         if path.is_dir():
             return _from_folder(path)
         if path.is_file() and path.suffix in (".duckdb", ".ddb", ".db"):
-            con = connect_duckdb(path, read_only=True)
+            try:
+                con = connect_duckdb(path, read_only=True)
+            except duckdb.Error as err:  # not a database, locked, a newer format, ...
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err)
+                raise ValueError(f"cannot open {path} as a DuckDB database: {first}") from None
             return _from_backend(con, f"DuckDB file {path}", tables)
         if not path.exists():
             raise FileNotFoundError(f"source not found: {mask_secrets(text)}")

@@ -32,7 +32,13 @@ import pandas as pd
 import pyarrow as pa
 
 from ppxlib.contract import CONTRACT, ContractError, RuleContext, StructuralProblem, conform
-from ppxlib.validation import DataQuality, _check_one, validate_tables
+from ppxlib.validation import (
+    ADJUSTMENT_COLUMNS,
+    EXCLUSION_COLUMNS,
+    DataQuality,
+    _check_one,
+    validate_tables,
+)
 
 ACCEPTED = ("an ibis table, a pandas DataFrame, a polars DataFrame or LazyFrame, "
             "or a pyarrow Table")
@@ -326,26 +332,37 @@ def _validate_alone(tables: dict[str, ir.Table]) -> tuple[dict[str, ir.Table], D
         problems.extend(found)
     if problems:
         raise ContractError(problems)
-    clean, tallies, exclusions = {}, [], []
+    clean, tallies, exclusions, adjustments = {}, [], [], []
     for name, table in conformed.items():
-        clean[name], tally, excluded, _ = _check_one(name, table, RuleContext(as_of=as_of),
-                                                     examples=0, cache=True)
+        clean[name], tally, excluded, adjusted, _ = _check_one(
+            name, table, RuleContext(as_of=as_of), examples=0, cache=True)
         tallies.append(tally)
         exclusions.extend(excluded)
+        adjustments.extend(adjusted)
     quality = DataQuality(tables=pd.DataFrame(tallies),
-                          exclusions=pd.DataFrame(exclusions, columns=[
-                              "table", "rule", "column", "reason", "rows", "share"]),
-                          as_of=as_of)
+                          exclusions=pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS),
+                          as_of=as_of,
+                          adjustments=pd.DataFrame(adjustments, columns=ADJUSTMENT_COLUMNS))
     return clean, quality
 
 
 def _warn_exclusions(quality: DataQuality, stacklevel: int) -> None:
+    adjustments = quality.adjustments
     for row in quality.tables.itertuples():
-        if not row.present or not row.rows_excluded:
+        if not row.present:
             continue
-        rules = quality.exclusions[quality.exclusions.table == row.table]
-        because = ", ".join(f"{r.rule} {r.rows:,}" for r in rules.itertuples())
-        warnings.warn(
-            f"{row.table}: {row.rows_excluded:,} of {row.rows_read:,} rows set aside by the "
-            f"data contract ({because}); ppxlib.open({{{row.table!r}: frame}}).validate()"
-            ".quality lists them with examples", DataQualityWarning, stacklevel=stacklevel)
+        said = []
+        if row.rows_excluded:
+            rules = quality.exclusions[quality.exclusions.table == row.table]
+            because = ", ".join(f"{r.rule} {r.rows:,}" for r in rules.itertuples())
+            said.append(f"{row.rows_excluded:,} of {row.rows_read:,} rows set aside by the "
+                        f"data contract ({because})")
+        kept = adjustments[adjustments.table == row.table]
+        if len(kept):  # rows kept with a value blanked (or listed): said too
+            said.append("rows kept but adjusted (" + ", ".join(
+                f"{r.rule} {r.rows:,}: {r.action}" for r in kept.itertuples()) + ")")
+        if said:
+            warnings.warn(
+                f"{row.table}: {'; '.join(said)}; ppxlib.open({{{row.table!r}: frame}})"
+                ".validate().quality lists them with examples", DataQualityWarning,
+                stacklevel=stacklevel)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportions_ztest
+
+from ppxlib.survey import holm
+
+#: Groups with fewer observations are never named as standing out.
+MIN_N = 30
 
 
 def _pct(x: float, signed: bool = True) -> str:
@@ -79,7 +86,7 @@ def headline(kpis: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
     ...                   "value": [10, 12, 600.0, 50.0, 0.25],
     ...                   "change": [0, 0, 0, 0, -0.02]})
     >>> headline(k, pd.Period("2024-02", "M"))
-    'In February 2024, 10 customers placed 12 orders worth 600 (average order 50.00); \
+    'In February 2024, 10 buyers placed 12 orders worth 600 (average order 50.00); \
 the 365-day repeat purchase rate is 25.0% (-2.0 pp on January).'
     """
     k = kpis.set_index("kpi")
@@ -89,7 +96,7 @@ the 365-day repeat purchase rate is 25.0% (-2.0 pp on January).'
     aov = float(k.at["aov", "value"])
     aov_text = "n/a" if math.isnan(aov) else f"{currency}{aov:,.2f}"
     rate = float(k.at["repeat_purchase_rate", "value"])
-    return (f"In {month.strftime('%B %Y')}, {int(k.at['customers', 'value']):,} customers placed "
+    return (f"In {month.strftime('%B %Y')}, {int(k.at['customers', 'value']):,} buyers placed "
             f"{int(k.at['orders', 'value']):,} orders worth "
             f"{money(float(k.at['revenue', 'value']), currency)} (average order {aov_text}); "
             f"the 365-day repeat purchase rate is {_pct(rate, signed=False)}{change}.")
@@ -144,24 +151,42 @@ def revenue_per_customer(retention: pd.DataFrame, currency: str = "", unit: str 
 
 
 def period_metrics(metrics: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
-    """The month's retention in both versions, churn, lifespan and simple CLV in one sentence."""
+    """The month's share kept, retention and churn rates, and the lifespan they imply, in the
+    glossary's words (:mod:`ppxlib.glossary`).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"month": [pd.Period("2024-02", "M")], "customers_start": [200],
+    ...     "retention_rate_exact": [0.9], "won_back_rate": [0.02], "retention_rate": [0.92],
+    ...     "churn_rate": [0.08], "churn_rate_12m": [0.05], "lifespan_months": [20.0],
+    ...     "aov_window": [50.0], "frequency_per_month": [0.3], "simple_clv": [300.0]})
+    >>> period_metrics(m, pd.Period("2024-02", "M"))[:61]
+    'In February 2024, 90.0% of the 200 current customers at the s'
+    """
     row = metrics.set_index("month").loc[month] if month in set(metrics.month) else None
     if row is None or math.isnan(row.retention_rate):
         return "There is not enough history yet to compute retention for this month."
-    text = (f"In {month.strftime('%B %Y')} retention was {row.retention_rate:.1%} by the "
-            f"seeds' formula (E − N) / S; {row.reactivation_rate:.1%} of that are customers "
-            f"who came back after a lapse, so {row.retention_rate_exact:.1%} of the customers "
-            f"at the start of the month were still customers at its end")
+    text = (f"In {month.strftime('%B %Y')}, {row.retention_rate_exact:.1%} of the "
+            f"{row.customers_start:,.0f} current customers at the start of the month were still "
+            f"current customers at its end (share kept); counting the {row.won_back_rate:.1%} "
+            f"won back, the retention rate was {row.retention_rate:.1%} and the churn rate "
+            f"{row.churn_rate:.1%}")
+    if not math.isnan(row.lifespan_months):
+        text += (f". Churn averaged {row.churn_rate_12m:.1%} a month over the 12 months to "
+                 f"{month.strftime('%B %Y')}, a lifespan of {row.lifespan_months:.0f} months")
     if not math.isnan(row.simple_clv):
-        text += (f". Simple CLV: {money(row.aov_window, currency)} per order × "
+        text += (f"; simple CLV: {money(row.aov_window, currency)} per order × "
                  f"{row.frequency_per_month:.2f} orders a month × {row.lifespan_months:.0f} "
-                 f"months' lifespan ≈ {money(row.simple_clv, currency)}")
+                 f"months ≈ {money(row.simple_clv, currency)}")
     return text + "."
 
 
 def reorder(summary: pd.DataFrame, comparison: dict | None = None, by: str | None = None
             ) -> str:
     """E.g. "31.6% (30.3–32.9%) of customers place a second order within 90 days; ..."
+
+    Without any repeat purchase yet, says so in words (no zero rate, no test). Whether the
+    groups' curves differ is said in words; the test and its p-value belong in a note.
 
     Examples
     --------
@@ -170,8 +195,13 @@ def reorder(summary: pd.DataFrame, comparison: dict | None = None, by: str | Non
     >>> reorder(s)
     '40.0% (30.0–50.0%) of customers place a second order within 90 days; half have \
 reordered after 120 days.'
+    >>> reorder(s.assign(reordered=0))
+    'No customer has ordered a second time yet (100 customers so far).'
     """
     overall = summary.iloc[0]
+    if int(overall.reordered) == 0 or (comparison or {}).get("reason"):
+        return (f"No customer has ordered a second time yet ({int(overall.customers):,} "
+                "customers so far).")
     horizon = next((h for h in (90, 30) if f"within_{h}" in summary
                     and not math.isnan(overall[f"within_{h}"])), None)
     if horizon is None:
@@ -184,9 +214,9 @@ reordered after 120 days.'
         text += "; fewer than half have reordered so far"
     else:
         text += f"; half have reordered after {overall.median_days:.0f} days"
-    if comparison is not None and by:
-        verdict = ("differ" if comparison["p_value"] < 0.05 else "do not differ clearly")
-        text += (f". By {by}, the curves {verdict} (log-rank p = {comparison['p_value']:.3g})")
+    if comparison is not None and by and not math.isnan(comparison["p_value"]):
+        verdict = "differ clearly" if comparison["p_value"] < 0.05 else "do not differ clearly"
+        text += f". By {by.replace('_', ' ')}, the curves {verdict}"
     return text + "."
 
 
@@ -199,8 +229,8 @@ def lifecycle(loyalty: pd.DataFrame, month: pd.Period) -> str:
     r = here.iloc[0]
     return (f"In {month.strftime('%B %Y')}, {r.less_loyal:,} customers became less engaged "
             f"({r.less_loyal - r.lost:,} started sleeping, {r.lost:,} were lost), "
-            f"{r.came_back:,} came back after sleeping or being lost, and {r.acquired:,} new "
-            f"customers were acquired.")
+            f"{r.came_back:,} were reactivated (came back after sleeping or being lost), and "
+            f"{r.acquired:,} new customers were acquired.")
 
 
 def rfm(segments: pd.DataFrame) -> str:
@@ -230,38 +260,50 @@ def holdout(errors: dict, weeks: float) -> str:
             f"mean absolute error {errors['mae']:.2f} per customer).")
 
 
-def model_comparison(table: pd.DataFrame, weeks: float) -> str:
-    """Whether BG/NBD (the report's model) predicts the held-back weeks as well as the others.
+def model_comparison(table: pd.DataFrame, weeks: float, used: str = "BG/NBD") -> str:
+    """How the purchase model this report uses predicted the held-back weeks against the others.
 
     Examples
     --------
     >>> t = pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
     ...                   "mae": [0.80, 0.79, 0.70], "customers": [2000] * 3})
-    >>> model_comparison(t, 26)[:60]
-    'Over the 26 held-back weeks, Pareto/NBD predicted customers’'
+    >>> model_comparison(t, 26, "MBG/NBD")[:62]
+    'Over the 26 held-back weeks, Pareto/NBD predicted customers’ p'
     """
     scored = table.dropna(subset=["mae"])
-    if "BG/NBD" not in set(scored.model) or len(scored) < 2:
+    if used not in set(scored.model) or len(scored) < 2:
         return "Too few of the models could be fitted to compare them."
-    ours = float(scored.loc[scored.model == "BG/NBD", "mae"].iloc[0])
+    ours = float(scored.loc[scored.model == used, "mae"].iloc[0])
     best = scored.loc[scored.mae.idxmin()]
     others = ", ".join(f"{r.model} {r.mae:.3f}" for r in scored.itertuples())
-    if best.model == "BG/NBD" or best.mae >= 0.98 * ours:
-        return (f"BG/NBD, the model this report uses, predicts the {weeks:.0f} held-back weeks "
+    if best.model == used or best.mae >= 0.98 * ours:
+        return (f"{used}, the model this report uses, predicts the {weeks:.0f} held-back weeks "
                 f"about as well as the alternatives or better (mean absolute error per "
                 f"customer: {others}).")
     return (f"Over the {weeks:.0f} held-back weeks, {best.model} predicted customers’ "
-            f"purchases better than BG/NBD (mean absolute error {best.mae:.3f} vs "
+            f"purchases better than {used} (mean absolute error {best.mae:.3f} vs "
             f"{ours:.3f}, on {int(best.customers):,} customers); worth a look if the "
             "difference persists from month to month.")
 
 
-def at_risk(table: pd.DataFrame, currency: str = "") -> str:
-    """E.g. "120 of the top-decile customers by spend are more likely gone than active..."."""
+def at_risk(risk: dict, shown: int, currency: str = "") -> str:
+    """What the at-risk table holds, how it is ranked and how many rows it shows.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"value_at_risk": [50.0, 30.0]})
+    >>> at_risk({"table": t, "candidates": 2, "already_lost": 7}, 25, "€")[:58]
+    '2 current customers are more likely gone than active, with'
+    """
+    table = risk["table"]
+    lost = (f" {risk['already_lost']:,} more are already past the lost threshold and are left "
+            "to the win-back segments." if risk["already_lost"] else "")
     if table.empty:
-        return "No high-value customer is more likely gone than active."
-    return (f"{len(table):,} high-value customers are more likely gone than active; together "
-            f"they have spent {money(table.total_spend.sum(), currency)} so far.")
+        return "No current customer is more likely gone than active." + lost
+    return (f"{risk['candidates']:,} current customers are more likely gone than active, with "
+            f"{money(table.value_at_risk.sum(), currency)} of past spend at risk (spend so far "
+            f"× the chance they have stopped buying); the table shows the "
+            f"{min(shown, risk['candidates']):,} with the most at risk.{lost}")
 
 
 def clv_concentration(curve: pd.DataFrame, clv: pd.Series, months: int,
@@ -273,18 +315,94 @@ def clv_concentration(curve: pd.DataFrame, clv: pd.Series, months: int,
 
 
 def simple_vs_model(simple: float, model_same_horizon: float, lifespan_months: float,
-                    currency: str = "") -> str:
-    """Compare the seeds' three-factor CLV with the model's over the same horizon."""
+                    currency: str = "", churn_12m: float | None = None,
+                    month: pd.Period | None = None) -> str:
+    """Compare the seeds' three-factor CLV with the model's over the same horizon, naming the
+    churn the lifespan comes from (the same number the retention report shows).
+
+    Examples
+    --------
+    >>> simple_vs_model(300.0, 200.0, 20.0, "€", 0.05, pd.Period("2024-02", "M"))[:60]
+    'Simple CLV is €300 per current customer: a lifespan of 20 mo'
+    """
     if math.isnan(simple) or math.isnan(model_same_horizon):
         return "There is not enough history to compare the simple and the model CLV."
     ratio = simple / model_same_horizon if model_same_horizon else float("nan")
-    return (f"Simple CLV is {money(simple, currency)} per active customer; the model, over "
-            f"the same {lifespan_months:.0f} months without discounting, says "
+    source = ""
+    if churn_12m is not None and month is not None:
+        source = (f" (1 ÷ the {churn_12m:.1%} monthly churn averaged over the 12 months to "
+                  f"{month.strftime('%B %Y')})")
+    return (f"Simple CLV is {money(simple, currency)} per current customer: a lifespan of "
+            f"{lifespan_months:.0f} months{source}; the model, over the same "
+            f"{lifespan_months:.0f} months without discounting, says "
             f"{money(model_same_horizon, currency)} ({ratio:.1f}× apart).")
 
 
-def survey_scores(scores: pd.DataFrame) -> str:
-    """E.g. "Over the last twelve months NPS was +21 (17 to 26, n = 1,472); CSAT ..."."""
+def standouts(table: pd.DataFrame, by: str, value: str = "score", n: str = "n",
+              successes: str | None = None, min_n: int = MIN_N, alpha: float = 0.05
+              ) -> pd.DataFrame:
+    """Which group stands out, if any: the groups that differ clearly from all the others.
+
+    A group is named only if a test of it against the pooled other groups, Holm-corrected
+    across the groups, is below ``alpha``, and it has at least ``min_n`` observations: with
+    five categories one is always highest, and its own interval overlapping the rest means
+    it is not known to be higher. With ``successes`` (a count column, ``n`` the trials) the
+    test is the two-proportion z-test computed here; without, the table's ``p_adjusted``
+    (:func:`ppxlib.survey.summarise`, the same rule) is used. Groups on different scales
+    (a ``scale`` column) are compared only within their scale.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows that stand out, with ``rest`` (the pooled value of the other groups: the
+        ``n``-weighted mean of ``value``), ``direction`` ("higher" or "lower") and
+        ``p_adjusted``; empty when no group stands out.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"category": list("abcde"), "orders": [1000] * 5,
+    ...                   "returned": [80, 85, 130, 90, 88]})
+    >>> t["rate"] = t.returned / t.orders
+    >>> s = standouts(t, "category", "rate", "orders", successes="returned")
+    >>> s[["category", "direction"]].values.tolist(), round(float(s.rest.iloc[0]), 4)
+    ([['c', 'higher']], 0.0858)
+    """
+    frame = table.reset_index(drop=True).copy()
+    scale = frame["scale"] if "scale" in frame else pd.Series("", index=frame.index)
+    weight = frame[n].astype(float)
+    total_n = weight.groupby(scale).transform("sum")
+    total = (frame[value] * weight).groupby(scale).transform("sum")
+    others = total_n - weight
+    frame["rest"] = ((total - frame[value] * weight) / others.where(others > 0)).astype(float)
+    if successes is not None:
+        k = frame[successes].astype(float)
+        rest_k = k.groupby(scale).transform("sum") - k
+        p = [float(proportions_ztest([a, b], [m, r])[1]) if m and r and 0 < a + b < m + r
+             else (1.0 if m and r else math.nan)
+             for a, b, m, r in zip(k, rest_k, weight, others, strict=True)]
+        frame["p_adjusted"] = np.nan
+        valid = ~np.isnan(p)
+        if valid.any():
+            frame.loc[valid, "p_adjusted"] = holm(np.asarray(p)[valid])
+    elif "p_adjusted" not in frame:
+        frame["p_adjusted"] = np.nan  # one group, or nothing tested: nothing stands out
+    frame["direction"] = np.where(frame[value] > frame.rest, "higher", "lower")
+    clear = (frame.p_adjusted < alpha) & (frame[n] >= min_n) & frame.rest.notna()
+    return frame[clear].reset_index(drop=True)
+
+
+def _score(metric: str, value: float) -> str:
+    return f"{value:+.0f}" if metric == "nps" else f"{value:.0%}"
+
+
+def _interval(metric: str, low: float, high: float) -> str:
+    if metric == "nps":
+        return f"{low:+.0f} to {high:+.0f}"
+    return f"{low * 100:.0f}–{high:.0%}"
+
+
+def survey_scores(scores: pd.DataFrame, window: str) -> str:
+    """E.g. "In the 12 months to October 2026: NPS +21 (17 to 26, n = 1,472); CSAT ..."."""
     parts = []
     for r in scores.itertuples():
         if r.metric == "nps":
@@ -294,22 +412,172 @@ def survey_scores(scores: pd.DataFrame) -> str:
             what = "satisfied" if r.metric == "csat" else "found it easy"
             parts.append(f"{label} {r.score:.0%} {what} ({r.low:.0%}–{r.high:.0%}, "
                          f"{r.scale} scale, n = {r.n:,})")
-    return "Over the last twelve months: " + "; ".join(parts) + "."
+    return f"In {window}: " + "; ".join(parts) + "."
 
 
-def survey_groups(table: pd.DataFrame, metric: str, by: str) -> str:
-    """Name the groups that differ from the rest, or say none does."""
+def survey_groups(table: pd.DataFrame, metric: str, by: str, window: str,
+                  name: str | None = None, min_n: int = MIN_N) -> str:
+    """Name the groups that stand out from the rest (:func:`standouts`), or say none does.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"channel": ["app", "web"], "n": [200, 200], "score": [0.8, 0.5],
+    ...                   "low": [0.74, 0.43], "high": [0.85, 0.57],
+    ...                   "p_adjusted": [1e-9, 1e-9]})
+    >>> survey_groups(t, "csat", "channel", "the 12 months to October 2026")
+    'In the 12 months to October 2026, CSAT is clearly lowest for web (50%, 43–57%) and \
+highest for app (80%, 74–85%).'
+    """
+    label, name = metric.upper(), name or by.replace("_", " ")
+    found = standouts(table, by, min_n=min_n)
+    if found.empty:
+        # the range of the groups large enough to judge: a group of three can read -100
+        judged = table[table.n >= min_n].score.dropna()
+        spread = (f" (from {_score(metric, judged.min())} to {_score(metric, judged.max())})"
+                  if len(judged) > 1 else f" (fewer than {min_n} answers in most groups)")
+        return f"In {window}, {label} does not differ clearly between groups by {name}{spread}."
+    found = found.sort_values("score")
+
+    def named(r) -> str:
+        return f"{r[by]} ({_score(metric, r.score)}, {_interval(metric, r.low, r.high)})"
+
+    worst, top = found.iloc[0], found.iloc[-1]
+    if len(found) == 1:
+        return (f"In {window}, {label} stands out for {named(top)}: {top.direction} than "
+                f"the other groups by {name} ({_score(metric, top.rest)}).")
+    return (f"In {window}, {label} is clearly lowest for {named(worst)} and highest for "
+            f"{named(top)}.")
+
+
+#: How the groups of the order-experience breakdowns read in a sentence.
+ORDER_PHRASES = {
+    ("delivery", "late"): "after a late delivery",
+    ("delivery", "on time"): "after an on-time one",
+    ("returned", "returned"): "about an order that was returned",
+    ("returned", "not returned"): "about one that was kept",
+    ("ticket", "ticket"): "about an order with a support ticket",
+    ("ticket", "no ticket"): "about one without",
+}
+
+
+def _scored(metric: str, value: float) -> str:
+    """A score with what it counts: "37% satisfied", "73% easy", "-49"."""
+    what = {"csat": " satisfied", "ces": " easy"}.get(metric, "")
+    return f"{_score(metric, value)}{what}"
+
+
+def survey_difference(found: dict, window: str, name: str | None = None) -> str:
+    """One sentence for a :func:`ppxlib.survey.breakdown`: its clearest difference, or none.
+
+    Examples
+    --------
+    >>> lead = {"delivery": "late", "versus": "on time", "n": 186, "n_versus": 1243,
+    ...         "score": 0.37, "versus_score": 0.80, "difference": -0.43, "low": -0.50,
+    ...         "high": -0.35, "clear": True}
+    >>> survey_difference({"metric": "csat", "by": "delivery", "reference": "on time",
+    ...                    "table": None, "lead": lead, "clear": True, "groups": 2},
+    ...                   "the 12 months to October 2026")
+    'In the 12 months to October 2026, CSAT after a late delivery was 37% satisfied \
+(n = 186) against 80% after an on-time one (n = 1,243): 43 points lower (35 to 50).'
+    """
+    metric, by, lead = found["metric"], found["by"], found["lead"]
+    if found["reference"] is None:
+        return survey_groups(found["table"], metric, by, window, name)
     label = metric.upper()
-    if "significant" not in table or not table.significant.any():
-        return f"{label} does not differ clearly between {by.replace('_', ' ')} groups."
-    best = table[table.significant].sort_values("score")
-    worst, top = best.iloc[0], best.iloc[-1]
-    fmt = (lambda v: f"{v:+.0f}") if metric == "nps" else (lambda v: f"{v:.0%}")
-    if worst[by] == top[by]:
-        return (f"{label} stands out for {top[by]} ({fmt(top.score)}) against the other "
-                f"{by.replace('_', ' ')} groups.")
-    return (f"{label} is clearly lowest for {worst[by]} ({fmt(worst.score)}) and highest for "
-            f"{top[by]} ({fmt(top.score)}).")
+    if lead is None:
+        return f"In {window}, there are no {label} answers to compare by {name or by}."
+    mine = ORDER_PHRASES.get((by, lead[by]), f"for {lead[by]}")
+    theirs = ORDER_PHRASES.get((by, lead["versus"]), f"for {lead['versus']}")
+    scale = 1 if metric == "nps" else 100
+    diff, low, high = (lead[k] * scale for k in ("difference", "low", "high"))
+    text = (f"In {window}, {label} {mine} was {_scored(metric, lead['score'])} "
+            f"(n = {lead['n']:,}) against {_score(metric, lead['versus_score'])} {theirs} "
+            f"(n = {lead['n_versus']:,})")
+    if lead["clear"]:
+        near, far = sorted((abs(low), abs(high)))
+        return (text + f": {abs(diff):.0f} points {'lower' if diff < 0 else 'higher'} "
+                f"({near:.0f} to {far:.0f}).")
+    if lead.get("small_n"):
+        return text + ": too few answers to judge."
+    return text + f", not a clear difference ({low:+.0f} to {high:+.0f} points)."
+
+
+def survey_lead(ranked: list[dict], window: str, names: dict | None = None) -> str:
+    """The sentence that opens the breakdowns: the largest clear difference, or that none is.
+
+    ``ranked`` is :func:`ppxlib.survey.rank_breakdowns` output; ``names`` maps a breakdown's
+    column to its words ("rfm_segment" -> "RFM segment").
+    """
+    names = names or {}
+    lead = next((b for b in ranked if b["clear"] and b["groups"] > 1), None)
+    if lead is None:
+        return (f"In {window}, no breakdown of the survey scores shows a clear difference "
+                "between groups.")
+    text = survey_difference(lead, window, names.get(lead["by"]))
+    return "The clearest difference: i" + text[1:]
+
+
+def single_groups(found: list[dict], window: str, names: dict | None = None) -> str | None:
+    """One sentence for the breakdowns with nothing to compare (one group), or None.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"touchpoint": ["relationship"]})
+    >>> single_groups([{"metric": "nps", "by": "touchpoint", "groups": 1, "table": t}],
+    ...               "the 12 months to October 2026")
+    'Not broken down, as all their answers in the 12 months to October 2026 fall in one \
+group: NPS by touchpoint (all relationship).'
+    """
+    names = names or {}
+    single = [b for b in found if b["groups"] == 1]
+    if not single:
+        return None
+    def only(b: dict) -> str:
+        group = b["table"][b["by"]].iloc[0]
+        return "all " + ORDER_PHRASES.get((b["by"], group), str(group))
+
+    parts = [f"{b['metric'].upper()} by {names.get(b['by'], b['by'].replace('_', ' '))} "
+             f"({only(b)})" for b in single]
+    return (f"Not broken down, as all their answers in {window} fall in one group: "
+            + ", ".join(parts) + ".")
+
+
+def returns_by_group(table: pd.DataFrame, by: str, window: str, min_n: int = MIN_N) -> str:
+    """The return rate and the group that stands out (:func:`standouts`), if any.
+
+    ``table`` is :func:`ppxlib.experience.returns_by` output; ``window`` says which orders
+    ("orders placed up to the end of October 2026").
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"category": ["a", "b", "c"], "orders": [1000] * 3,
+    ...                   "returned": [80, 86, 93]})
+    >>> t["return_rate"] = t.returned / t.orders
+    >>> t["low"], t["high"] = t.return_rate - 0.02, t.return_rate + 0.02
+    >>> returns_by_group(t, "category", "orders placed up to the end of October 2026")
+    '8.6% of orders placed up to the end of October 2026 were returned by then; no category \
+stands out (each from 8.0% to 9.3%, within chance of the others).'
+    """
+    orders, returned = int(table.orders.sum()), int(table.returned.sum())
+    if not orders:
+        return f"There are no {window}."
+    if not returned:
+        return f"No returns recorded for the {orders:,} {window}."
+    text = f"{returned / orders:.1%} of {window} were returned by then"
+    found = standouts(table, by, "return_rate", "orders", successes="returned", min_n=min_n)
+    if found.empty:
+        judged = table[table.orders >= min_n].return_rate
+        if len(judged) < 2:
+            return text + f"; too few orders per {by} to compare them."
+        return (text + f"; no {by} stands out (each from {judged.min():.1%} to "
+                f"{judged.max():.1%}, within chance of the others).")
+    parts = [f"{r[by]} {'more' if r['direction'] == 'higher' else 'less'} often "
+             f"({r['return_rate']:.1%}, {_ci(r['low'], r['high'])}, against {r['rest']:.1%} "
+             f"for the "
+             f"other {by} groups)" for r in found.sort_values("return_rate",
+                                                               ascending=False
+                                                               ).to_dict("records")]
+    return text + "; clearly returned " + "; ".join(parts) + "."
 
 
 def experience_effects(effects: pd.DataFrame) -> str:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from ppxlib.cli import main
 
@@ -72,3 +73,165 @@ def test_ppx_is_installed_as_a_command():
     done = subprocess.run([sys.executable, "-m", "ppxlib.cli", "--help"], capture_output=True,
                           text=True, check=True)
     assert "report" in done.stdout and "validate" in done.stdout and "sample" in done.stdout
+
+
+def _one_line(err: str) -> str:
+    """The single line a failing command printed (no traceback)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("label", ["../../v", "..", ".", "", "/abs/dir", "a/b", "a\\b",
+                                   ".run-1", " x", "x\x1b[2J", "index.html"])
+def test_a_label_is_one_plain_folder_name(shop_folder, tmp_path, capsys, label):
+    keep = tmp_path / "v" / "keep"
+    keep.mkdir(parents=True)
+    out = tmp_path / "a" / "b" / "out"
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--label", label,
+                 "--quiet"])
+    assert code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("ppx report: --label must be one plain folder name")
+    assert "\x1b" not in line
+    assert keep.is_dir() and not out.exists()
+
+
+def test_out_must_be_a_folder_of_its_own(shop_folder, tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("not a folder")
+    for out, says in (("/", "root of the file system"), (str(home), "home folder"),
+                      (str(shop_folder), "inside the source folder"),
+                      (str(shop_folder / "reports"), "inside the source folder"),
+                      (str(a_file), "is a file")):
+        assert main(["report", "--source", str(shop_folder), "--out", out, "--quiet"]) == 2
+        assert says in _one_line(capsys.readouterr().err), out
+    assert a_file.read_text() == "not a folder" and list(home.iterdir()) == []
+    assert sorted(p.name for p in shop_folder.iterdir()) == [
+        "orders.csv", "returns.csv", "surveys.csv", "tickets.csv"]
+
+
+def test_a_month_folder_ppx_did_not_make_is_never_replaced(shop_folder, tmp_path, capsys):
+    budget = tmp_path / "out" / "2025-03" / "budget.xlsx"
+    budget.parent.mkdir(parents=True)
+    budget.write_bytes(b"numbers")
+    code = main(["report", "--source", str(shop_folder), "--out", str(tmp_path / "out"),
+                 "--month", "2025-03", "--quiet"])
+    assert code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"{budget.parent} exists and ppx did not make it" in line
+    assert budget.read_bytes() == b"numbers"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2025-03"]
+
+
+def test_table_is_refused_for_a_folder_source(shop_folder, tmp_path, capsys):
+    code = main(["report", "--source", str(shop_folder), "--out", str(tmp_path / "out"),
+                 "--table", "orders=sales", "--quiet"])
+    assert code == 2
+    assert "the tables of a folder are its files" in _one_line(capsys.readouterr().err)
+
+
+def test_validate_escapes_control_characters_from_the_data(shop_folder, capsys):
+    orders = pd.read_csv(shop_folder / "orders.csv")
+    orders.loc[1, "amount"] = -5  # excluded: shown as an example row
+    orders["customer_id"] = orders["customer_id"].astype(str)
+    orders.loc[1, "customer_id"] = "evil\x1b[2J\x07\u202e"
+    orders.to_csv(shop_folder / "orders.csv", index=False)
+    assert main(["validate", str(shop_folder), "--as-of", "2026-01-01"]) == 0
+    out = capsys.readouterr().out
+    assert "1 row: amount is negative" in out
+    assert "evil\\x1b[2J\\x07\\u202e" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+
+
+def test_validate_exits_2_when_every_order_is_excluded(shop_folder, capsys):
+    orders = pd.read_csv(shop_folder / "orders.csv")
+    orders["amount"] = -1.0
+    orders.to_csv(shop_folder / "orders.csv", index=False)
+    assert main(["validate", str(shop_folder), "--as-of", "2026-01-01"]) == 2
+    captured = capsys.readouterr()
+    assert "amount is negative" in captured.out
+    line = _one_line(captured.err)
+    assert line.startswith(f"ppx validate: every order was excluded ({len(orders):,} of "
+                           f"{len(orders):,} rows read)")
+
+
+def test_a_file_that_is_no_database_is_bad_input(tmp_path, capsys):
+    fake = tmp_path / "shop.duckdb"
+    fake.write_text("order_id,amount\n1,2\n")
+    assert main(["validate", str(fake)]) == 2
+    assert "not a DuckDB database" in _one_line(capsys.readouterr().err)
+    out = tmp_path / "out"
+    assert main(["report", "--source", str(fake), "--out", str(out), "--quiet"]) == 2
+    assert "not a DuckDB database" in _one_line(capsys.readouterr().err)
+
+
+def test_a_database_that_refuses_the_connection_is_an_environment_error(tmp_path, capsys):
+    import duckdb
+
+    path = tmp_path / "shop.duckdb"
+    duckdb.connect(str(path)).execute("CREATE TABLE orders AS SELECT 1 AS order_id").close()
+    holder = subprocess.Popen(  # another process holds the write lock
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
+                               "print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["report", "--source", str(path), "--out", str(tmp_path / "o"),
+                     "--quiet"]) == 1
+        assert "cannot reach the source" in _one_line(capsys.readouterr().err)
+    finally:
+        holder.kill()
+        holder.wait()
+    # a warehouse URL: without its driver, or with nothing listening on the port
+    assert main(["validate", "postgres://ann:hunter2@localhost:1/shop"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert "hunter2" not in line
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch, tmp_path, capsys):
+    import ppxlib.report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something odd\nsecond line")
+
+    monkeypatch.setattr(ppxlib.report, "run_report", broken)
+    args = ["report", "--source", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert main(args) == 1
+    assert _one_line(capsys.readouterr().err) == (
+        "ppx report: unexpected error: RuntimeError: something odd (set PPX_DEBUG=1 for the "
+        "traceback)")
+    monkeypatch.setenv("PPX_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(args)
+
+
+def test_terminal_text_escapes_what_a_terminal_would_act_on():
+    from ppxlib.cli import terminal_text
+
+    assert terminal_text("a\x1b[31mb\x00c\rd\x9be\u202ef") == (
+        "a\\x1b[31mb\\x00c\\x0dd\\x9be\\u202ef")
+    assert terminal_text("one\ntwo") == "one\\ntwo"
+    assert terminal_text("one\ntwo\x1b", newlines=True) == "one\ntwo\\x1b"
+
+
+def test_a_driver_refusing_the_connection_is_an_environment_error(monkeypatch, tmp_path,
+                                                                  capsys):
+    import ppxlib.report
+
+    class OperationalError(Exception):  # what DB-API drivers raise for a refused connection
+        pass
+
+    def refused(*args, **kwargs):
+        raise OperationalError('connection to server at "localhost", port 1 failed: '
+                               "Connection refused\n\tIs the server running?")
+
+    monkeypatch.setattr(ppxlib.report, "run_report", refused)
+    assert main(["report", "--source", "postgres://localhost:1/x", "--out",
+                 str(tmp_path / "o")]) == 1
+    assert _one_line(capsys.readouterr().err) == (
+        'ppx report: cannot reach the source: connection to server at "localhost", port 1 '
+        "failed: Connection refused")

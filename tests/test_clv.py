@@ -287,3 +287,79 @@ def test_model_comparison_needs_a_holdout(cdnow_model):
 def test_a_horizon_shorter_than_a_month_is_refused(cdnow_model, cdnow_calibration, predict):
     with pytest.raises(ValueError, match="months must be at least 1"):
         getattr(cdnow_model, predict)(cdnow_calibration, months=0)
+
+
+@pytest.mark.parametrize("name", ["MBG/NBD", "Pareto/NBD"])
+def test_drop_out_models_equal_lifetimes_and_let_one_time_buyers_drop_out(cdnow_calibration,
+                                                                          name):
+    from lifetimes import ModifiedBetaGeoFitter, ParetoNBDFitter
+
+    model = fit_clv(cdnow_calibration, time_unit_days=7, purchase_model=name)
+    s = cdnow_calibration
+    plain = (ModifiedBetaGeoFitter() if name == "MBG/NBD" else ParetoNBDFitter())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain.fit(s.frequency, s.recency, s["T"],
+                  initial_params=None if name == "MBG/NBD" else np.ones(4))
+    for key, value in plain.params_.items():
+        assert model.params_[key] == pytest.approx(value, rel=2e-3), key
+    # predictions are lifetimes' formulas, evaluated once per distinct customer history
+    weeks = 52
+    expected = plain.conditional_expected_number_of_purchases_up_to_time(
+        weeks, s.frequency, s.recency, s["T"])
+    np.testing.assert_allclose(model.expected_purchases(s, weeks * 7), expected, rtol=5e-3)
+    alive = model.p_alive(s)
+    one_timers = alive[s.frequency == 0]
+    assert one_timers.max() < 1 and one_timers.min() < 0.5  # BG/NBD would say 1 for all
+    assert model.standard_errors_.notna().all()
+    assert model.purchase_model_ == name
+
+
+def test_the_drop_out_model_that_predicts_best_is_chosen():
+    from ppxlib.clv import choose_purchase_model
+
+    def table(bg, mbg, pareto):
+        return pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
+                             "mae": [bg, mbg, pareto]})
+
+    assert choose_purchase_model(table(0.40, 0.52, 0.519))["model"] == "MBG/NBD"  # < 1 % better
+    assert choose_purchase_model(table(0.40, 0.52, 0.50))["model"] == "Pareto/NBD"
+    assert choose_purchase_model(table(0.40, np.nan, 0.60))["model"] == "Pareto/NBD"
+    fallback = choose_purchase_model(table(0.40, np.nan, np.nan))
+    assert fallback["model"] == "BG/NBD" and "still active" in fallback["reason"]
+    assert "26 held-back weeks" in choose_purchase_model(table(0.4, 0.5, 0.6), 26)["reason"]
+
+
+def test_sample_churn_model_ranks_lost_customers_below_champions():
+    """On the sample report's month, customers in the lost segments are less likely alive."""
+    import ppxlib
+    from ppxlib import lifecycle, rfm
+    from ppxlib.pointintime import as_at, month_end
+
+    from conftest import AS_OF, SAMPLE
+
+    clean = as_at(ppxlib.open(SAMPLE).validate(as_of=AS_OF), month_end("2026-10"))
+    last_day = pd.Timestamp("2026-10-31")
+    summary = rfm_summary(clean.orders, last_day, freq_multiplier=7)
+    calibration = rfm_summary(clean.orders, last_day,
+                              calibration_end=last_day - pd.Timedelta(weeks=26),
+                              freq_multiplier=7)
+    from ppxlib.clv import choose_purchase_model
+
+    choice = choose_purchase_model(compare_models(calibration), 26)
+    assert choice["model"] in ("MBG/NBD", "Pareto/NBD")
+    model = fit_clv(summary, time_unit_days=7, purchase_model=choice["model"])
+    found = lifecycle.thresholds(clean.orders)
+    scores = rfm.rfm_scores(clean.orders, month_end("2026-10"),
+                            sleeping_days=found["sleeping_days"], lost_days=found["lost_days"])
+    mean = model.p_alive(summary).groupby(scores.segment.reindex(summary.index)).mean()
+    assert max(mean["Lost"], mean["Hibernating"]) < min(mean["Champions"], mean["Loyal"])
+
+
+def test_fitted_drop_out_models_can_be_shared_between_notebooks(cdnow_calibration):
+    import pickle
+
+    model = fit_clv(cdnow_calibration, time_unit_days=7, purchase_model="MBG/NBD")
+    copy = pickle.loads(pickle.dumps(model))
+    pd.testing.assert_series_equal(copy.p_alive(cdnow_calibration),
+                                   model.p_alive(cdnow_calibration))

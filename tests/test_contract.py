@@ -193,3 +193,63 @@ def test_quality_text_and_html_escape_untrusted_values():
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "1 row: amount is negative [negative_amount]" in quality.to_text()
     assert quality.to_dict()["exclusions"][0]["rows"] == 1
+
+
+def test_status_values_are_compared_without_case_spaces_or_hyphens():
+    statuses = ["In-Transit", " DELIVERED", "Payment Failed", "void", "backordered", None, " "]
+    frame = pd.DataFrame({
+        "order_id": range(1, 8), "customer_id": list("abcdefg"),
+        "order_ts": pd.to_datetime(["2024-01-01"] * 7), "amount": [1.0] * 7,
+        "status": statuses,
+    })
+    clean = _validate(orders=frame)
+    assert _excluded(clean, "orders") == {"cancelled_order": 2}
+    assert sorted(clean.orders.to_pandas().order_id) == [1, 2, 5, 6, 7]
+    ad = clean.quality.adjustments
+    assert ad[["rule", "rows", "action"]].values.tolist() == [["unknown_status", 1, "kept"]]
+
+
+def test_float_ids_from_frames_keep_whole_numbers_only():
+    frame = _orders(customer_id=[7.0, 7.5, float("nan")], order_id=[1.0, 2.0, 1e20])
+    clean = _validate(orders=frame)
+    assert _excluded(clean, "orders") == {"fractional_order_id": 1,  # 1e20 is past 2**53
+                                          "fractional_customer_id": 1,
+                                          "missing_customer_id": 1}
+    orders = clean.orders.to_pandas()
+    assert orders.order_id.tolist() == [1] and orders.customer_id.tolist() == [7]
+
+
+def test_blank_and_padded_text_ids_from_frames():
+    frame = _orders(customer_id=[" a", "\t", "a"], order_id=["1", "2 ", " "])
+    clean = _validate(orders=frame)
+    assert _excluded(clean, "orders") == {"missing_order_id": 1, "missing_customer_id": 1}
+    assert clean.orders.to_pandas().customer_id.tolist() == ["a"]
+    ad = clean.quality.adjustments.set_index("rule")
+    assert ad.at["padded_customer_id", "rows"] == 1  # row 1 (row 2's id is blank, excluded)
+
+
+def test_blanked_values_keep_their_column_and_type():
+    frame = _orders(delivered_ts=pd.to_datetime(["2024-01-05", "2023-12-01", "2030-01-01"]))
+    clean = _validate(orders=frame)
+    assert _excluded(clean, "orders") == {}
+    assert dict(clean.quality.adjustments[["rule", "rows"]].values) == {
+        "future_delivered_ts": 1, "delivered_before_order": 1}
+    assert clean.orders.schema()["delivered_ts"].is_timestamp()
+    assert clean.orders.to_pandas().sort_values("order_id").delivered_ts.isna().tolist() == [
+        False, True, True]
+
+
+def test_a_contract_column_given_twice_is_structural_in_any_source():
+    frame = _orders().assign(**{" AMOUNT ": [1.0, 2.0, 3.0]})
+    with pytest.raises(ContractError) as err:
+        _validate(orders=frame)
+    assert [(p.table, p.column) for p in err.value.problems] == [("orders", "amount")]
+    assert "the column appears 2 times ('amount', ' AMOUNT ')" in str(err.value)
+
+
+def test_structural_messages_quote_the_data_without_control_characters():
+    frame = _orders().drop(columns="amount").rename(columns={"customer_id": "x\x1b[2J"})
+    with pytest.raises(ContractError) as err:
+        _validate(orders=frame)
+    assert "\x1b" not in str(err.value)
+    assert r"x\x1b[2J" in str(err.value)  # still named, as an escape

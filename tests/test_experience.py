@@ -149,3 +149,32 @@ def test_same_results_from_a_folder_and_from_frames(sample):
     expected, got = _results(sample), _results(from_frames)
     for key in expected:
         pd.testing.assert_frame_equal(got[key], expected[key], check_dtype=False)
+
+
+def test_windowed_rates_count_only_their_window_and_what_was_known_at_its_end():
+    import numpy as np
+
+    from ppxlib.experience import delivery_in, returns_in, tickets_in
+
+    orders = ibis.memtable(pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4"],
+        "order_ts": pd.to_datetime(["2025-05-20", "2025-06-02", "2025-06-10", "2025-06-28"]),
+        "promised_ts": pd.to_datetime(["2025-05-25", "2025-06-05", "2025-06-14",
+                                       "2025-06-29"]),
+        "delivered_ts": pd.to_datetime(["2025-05-24", "2025-06-04", "2025-06-16", None])}))
+    june, july = dt.datetime(2025, 6, 1), dt.datetime(2025, 7, 1)
+    got = delivery_in(orders, june, july)
+    # o1 was delivered in May; o2 on time, o3 late; o4 promised June 29, not yet delivered
+    assert (got["delivered"], got["on_time"], got["overdue"]) == (2, 1, 1)
+    assert got["low"] < 0.5 < got["high"]
+    returns = ibis.memtable(pd.DataFrame({
+        "order_id": ["o2", "o2", "o3"],
+        "return_ts": pd.to_datetime(["2025-06-20", "2025-06-21", "2025-07-03"])}))
+    r = returns_in(orders, returns, june, july)
+    assert (r["orders"], r["returned"]) == (3, 1)  # o3's return comes after the month
+    empty = returns_in(orders, returns, dt.datetime(2025, 8, 1), dt.datetime(2025, 9, 1))
+    assert empty["orders"] == 0 and np.isnan(empty["rate"])  # no orders: no rate, not zero
+    tickets = ibis.memtable(pd.DataFrame({
+        "opened_ts": pd.to_datetime(["2025-06-03 00:00", "2025-06-30 23:00", "2025-07-01 00:00"])}))
+    assert tickets_in(tickets, orders, june, july) == {"tickets": 2, "orders": 3,
+                                                       "per_100_orders": 200 / 3}

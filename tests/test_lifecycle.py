@@ -32,14 +32,17 @@ def brute_force_states(orders: pd.DataFrame, months: pd.PeriodIndex, sleeping: f
             end = (month + 1).start_time
             before = ts[ts < end]
             in_month = before[before >= month.start_time]
-            if month == first:
+            recency = (end - before.iloc[-1]) / pd.Timedelta(days=1)
+            if recency > lost:
+                state = "lost"
+            elif recency > sleeping:
+                state = "sleeping"
+            elif month == first:
                 state = "new"
             elif len(in_month):
                 state = "reactivated" if previous in ("sleeping", "lost") else "active"
             else:
-                recency = (end - before.iloc[-1]) / pd.Timedelta(days=1)
-                state = ("active" if recency <= sleeping else
-                         "sleeping" if recency <= lost else "lost")
+                state = "active"
             rows.append((month, cust, state))
             previous = state
     return pd.DataFrame(rows, columns=["month", "customer_id", "state"])
@@ -81,11 +84,13 @@ def test_hand_case_with_new_active_sleeping_lost_and_reactivated():
     assert loyalty.loc["2024-03", "acquired"] == 1
 
 
-def test_states_match_the_brute_force_reference(shop_orders):
-    states, moves = lifecycle(ibis.memtable(shop_orders), "2025-06", sleeping_days=75,
-                              lost_days=200)
+@pytest.mark.parametrize(("sleeping", "lost"), [(75, 200), (10, 25), (20, 45), (45, 50)])
+def test_states_match_the_brute_force_reference(shop_orders, sleeping, lost):
+    # thresholds shorter than a month included: an order early in a month can lapse by its end
+    states, moves = lifecycle(ibis.memtable(shop_orders), "2025-06", sleeping_days=sleeping,
+                              lost_days=lost)
     months = pd.period_range("2024-01", "2025-06", freq="M")
-    reference = brute_force_states(shop_orders, months, 75, 200)
+    reference = brute_force_states(shop_orders, months, sleeping, lost)
     expected = reference.pivot_table(index="month", columns="state", values="customer_id",
                                      aggfunc="count", fill_value=0)
     expected = expected.reindex(columns=list(STATES), fill_value=0)

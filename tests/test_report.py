@@ -201,20 +201,29 @@ def test_a_secret_in_the_source_never_reaches_any_output(tmp_path, snapshot):
 
 
 def test_retention_report_records_what_the_library_computes(sample_run):
+    from ppxlib.lifecycle import thresholds
+    from ppxlib.pointintime import as_at, month_end
     from ppxlib.retention import period_metrics
 
     out, _ = sample_run
     manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
     got = next(n for n in manifest["notebooks"] if n["name"] == "01_retention")["metrics"]
-    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
-    row = period_metrics(clean.orders, "2026-10").set_index("month").iloc[-1]
+    clean = as_at(ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime()),
+                  month_end("2026-10"))
+    found = thresholds(clean.orders)
+    row = period_metrics(clean.orders, "2026-10", activity_window_days=found["lost_days"]
+                         ).set_index("month").iloc[-1]
     assert got["retention_rate"] == pytest.approx(row.retention_rate, rel=1e-12)
     assert got["retention_rate_exact"] == pytest.approx(row.retention_rate_exact, rel=1e-12)
     assert got["simple_clv"] == pytest.approx(row.simple_clv, rel=1e-12)
     assert 0 < got["reorder_within_90"] < 1 and got["sleeping_days"] < got["lost_days"]
+    # one word, one number: the retention table and the lifecycle section agree
+    assert got["lost"] == got["lifecycle_lost"] > 0
+    assert got["current_customers"] == got["lifecycle_current"]
     text = _text((out / "2026-10" / "01_retention.html").read_text())
     assert "Across cohorts," in text and "Champions are" in text
-    assert "by the seeds' formula (E − N) / S" in text
+    assert f"{got['lost']:,} were lost" in text  # the lifecycle sentence's number
+    assert "(share kept)" in text and "Definitions" in text
 
 
 def test_a_one_month_shop_says_there_is_nothing_to_show_yet(tmp_path):
@@ -230,16 +239,23 @@ def test_a_one_month_shop_says_there_is_nothing_to_show_yet(tmp_path):
 
 def test_churn_and_clv_reports_record_the_fitted_model(sample_run):
     from ppxlib.clv import fit_clv
+    from ppxlib.pointintime import as_at, month_end
     from ppxlib.summary import rfm_summary
 
     out, _ = sample_run
     manifest = json.loads((out / "2026-10" / "manifest.json").read_text())
     metrics = {n["name"]: n["metrics"] for n in manifest["notebooks"]}
-    clean = ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime())
+    clean = as_at(ppxlib.open(SAMPLE).validate(as_of=pd.Timestamp(AS_OF).to_pydatetime()),
+                  month_end("2026-10"))
     summary = rfm_summary(clean.orders, "2026-10-31", freq_multiplier=7)
-    model = fit_clv(summary, time_unit_days=7)
-    for name in ("r", "alpha", "a", "b", "p", "q", "gamma"):
-        assert metrics["02_churn"][f"bgnbd_{name}"] == pytest.approx(model.params_[name])
+    used = metrics["02_churn"]["purchase_model"]
+    assert used in ("MBG/NBD", "Pareto/NBD") and metrics["03_clv"]["purchase_model"] == used
+    model = fit_clv(summary, time_unit_days=7, purchase_model=used)
+    prefix = used.replace("/", "").lower()
+    for name in model.params_.index:
+        key = f"gg_{name}" if name in ("p", "q", "gamma") else f"{prefix}_{name}"
+        assert metrics["02_churn"][key] == pytest.approx(model.params_[name]), key
+    assert not any(k.startswith("bgnbd_") for k in metrics["02_churn"])
     assert metrics["03_clv"]["mean_clv"] == pytest.approx(
         model.clv(summary, 12, 0.01).mean(), rel=1e-9)
     low, high = (metrics["03_clv"]["expected_repeat_orders_low"],
@@ -248,6 +264,7 @@ def test_churn_and_clv_reports_record_the_fitted_model(sample_run):
     churn = (out / "2026-10" / "02_churn.html").read_text()
     assert re.search(r"C00\d{4}", churn)  # not redacted: ids shown ...
     assert "contains customer ids" in churn or "shows customer ids" in churn  # ... and said
+    assert f"predicted with {used}" in _text(churn)  # which model, and why, is said
 
 
 def test_redacted_churn_report_shows_pseudonyms_only(tmp_path):
@@ -505,3 +522,257 @@ def test_the_orders_table_never_comes_to_python(tmp_path):
     assert {"01_retention", "02_churn", "04_experience"} <= {c["notebook"] for c in calls}
     assert max(c["rows"] for c in calls) <= limit  # ... and none was order-sized
 
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_only_folders_ppx_marked_are_deleted_or_replaced(tmp_path):
+    from ppxlib.report import (
+        MARKER,
+        _mark,
+        _remove_abandoned_runs,
+        _swap_into_place,
+    )
+
+    pid = _dead_pid()
+    theirs = [tmp_path / ".old-budget", tmp_path / f".run-{pid}-mine"]
+    ours = [tmp_path / ".old-2026-10-abc", tmp_path / f".run-{pid}-12345678"]
+    for folder in theirs + ours:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("x")
+    for folder in ours:
+        _mark(folder)
+    _remove_abandoned_runs(tmp_path)
+    assert all(f.exists() for f in theirs) and not any(f.exists() for f in ours)
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    _mark(staging)
+    foreign = tmp_path / "2026-10"
+    foreign.mkdir()
+    (foreign / "budget.xlsx").write_text("numbers")
+    with pytest.raises(ValueError, match="ppx did not make it"):
+        _swap_into_place(staging, foreign)
+    assert (foreign / "budget.xlsx").read_text() == "numbers" and staging.exists()
+    # a month an older ppx wrote (its manifest names it; no marker yet) is replaced
+    older = tmp_path / "2026-09"
+    older.mkdir()
+    (older / "manifest.json").write_text(json.dumps({"label": "2026-09", "notebooks": []}))
+    _swap_into_place(staging, older)
+    assert (older / MARKER).is_file() and not (older / "manifest.json").exists()
+    assert not list(tmp_path.glob(".old-2026-09-*"))
+
+
+def test_out_may_contain_the_source_but_not_be_in_it(tmp_path):
+    from ppxlib.report import check_out
+
+    source = tmp_path / "data" / "shop"
+    source.mkdir(parents=True)
+    check_out(tmp_path, str(source))  # --out . beside data/: ppx touches only its folders
+    check_out(tmp_path / "reports", str(source))
+    check_out(source, "postgres://db/shop")  # a URL has no folder to protect
+    for inside in (source, source / "reports", source / "a" / "b"):
+        with pytest.raises(ValueError, match="inside the source folder"):
+            check_out(inside, str(source))
+
+
+def test_a_redacted_run_without_a_key_makes_one_and_keeps_it_private(tmp_path, monkeypatch,
+                                                                     capsys):
+    import stat
+
+    from ppxlib.report import KEY_FILE, redaction_key
+
+    monkeypatch.delenv("PPX_REDACT_KEY", raising=False)
+    key = redaction_key(tmp_path)
+    path = tmp_path / KEY_FILE
+    assert len(key) == 64 and path.read_text().strip() == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(path) in err and "made a random" in err
+    assert redaction_key(tmp_path) == key  # the next month: the same pseudonyms
+    assert redaction_key(tmp_path, progress=False) == key
+    other = tmp_path / "other"
+    other.mkdir()
+    assert redaction_key(other) != key  # random, not derived from anything guessable
+    monkeypatch.setenv("PPX_REDACT_KEY", "given")
+    assert redaction_key(tmp_path) == "given"
+
+
+def test_a_secret_in_a_table_location_is_never_a_notebook_parameter(tmp_path):
+    source = tmp_path / "shop.duckdb"
+    with pytest.raises(ValueError, match=r"--table orders=.*sig=\*\*\* holds a secret") as err:
+        run_report(source, out=tmp_path / "out", snapshot=False, progress=False,
+                   tables={"orders": "https://acct.blob.core.windows.net/c/o.csv?sig=AbC"})
+    assert "AbC" not in str(err.value)
+
+
+def test_only_some_notebooks_never_mix_redacted_and_plain_reports(tmp_path):
+    from ppxlib.report import _check_same_redaction
+
+    month = tmp_path / "2026-10"
+    month.mkdir()
+    (month / "manifest.json").write_text(json.dumps({"parameters": {"redact": False}}))
+    _check_same_redaction(month, False)
+    with pytest.raises(ValueError, match="made without redaction"):
+        _check_same_redaction(month, True)
+
+
+def test_a_redacted_page_shows_no_error_details_or_printed_text(tmp_path):
+    from ppxlib.report import render_html
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# r"), nbformat.v4.new_code_cell(
+        "x", outputs=[nbformat.v4.new_output("stream", name="stdout", text="C000042 spent 9"),
+                      nbformat.v4.new_output("error", ename="KeyError", evalue="'C000042'",
+                                             traceback=["KeyError: 'C000042'"])])]
+    nbformat.write(nb, tmp_path / "r.ipynb")
+    render_html(tmp_path / "r.ipynb", tmp_path / "plain.html")
+    assert "C000042" in (tmp_path / "plain.html").read_text()
+    render_html(tmp_path / "r.ipynb", tmp_path / "redacted.html", redact=True)
+    page = (tmp_path / "redacted.html").read_text()
+    assert "C000042" not in page and "This section failed (KeyError)" in page
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_full_disk_stops_the_run_and_keeps_the_previous_month(shop_folder, tmp_path,
+                                                                monkeypatch, capsys):
+    import errno
+
+    overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    out = tmp_path / "out"
+    args = ["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
+            "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(overview)]
+    assert main(args) == 0
+    before = (out / "2025-03" / "00_overview.html").read_bytes()
+    write_text = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        if self.suffix == ".html" and ".run-" in str(self):  # the run's rendered report
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    capsys.readouterr()
+    assert main(args) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("ppx report: [Errno 28] No space left on device")
+    assert "nothing was replaced" in line
+    assert (out / "2025-03" / "00_overview.html").read_bytes() == before
+    assert not list(out.glob(".run-*")) and not list(out.glob(".old-*"))
+
+
+def test_ctrl_c_ends_the_run_in_one_line_and_leaves_nothing_behind(shop_folder, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    overview = ppxlib.report.default_notebook_dir() / "00_overview.ipynb"
+    out = tmp_path / "out"
+    args = ["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
+            "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(overview)]
+    assert main(args) == 0
+    before = (out / "2025-03" / "00_overview.html").read_bytes()
+    slow = _notebook(tmp_path / "50_slow.ipynb", "import time\ntime.sleep(120)")
+    run = subprocess.Popen([sys.executable, "-m", "ppxlib.cli", *args, "--notebook", str(slow)],
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(out.glob(".run-*/2025-03/notebooks/50_slow.ipynb")) and time.time() < deadline:
+        time.sleep(0.2)  # until the run is inside the slow notebook
+    time.sleep(1)
+    stopped = time.time()
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130
+    # (papermill warns that the test notebook takes only some parameters: not ppx's lines)
+    err = "\n".join(line for line in err.splitlines()
+                    if not line.startswith("Passed unknown parameter"))
+    assert _one_line(err).startswith("ppx report: interrupted: nothing was replaced")
+    assert time.time() - stopped < 30  # the kernels were stopped, not waited for
+    assert (out / "2025-03" / "00_overview.html").read_bytes() == before
+    assert not list(out.glob(".run-*")), "the interrupted run's work folder is removed"
+
+
+def _visible_files(out: Path) -> dict[str, str]:
+    """Every file under ``out`` as text, inline images left out (their bytes are no text)."""
+    return {str(p.relative_to(out)): re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "",
+                                            p.read_text(errors="replace"))
+            for p in out.rglob("*") if p.is_file()}
+
+
+@pytest.mark.notebook
+def test_a_redacted_sample_run_shows_no_customer_id_or_email_in_any_file(tmp_path,
+                                                                         monkeypatch):
+    import shutil
+
+    source = tmp_path / "sample"
+    shutil.copytree(SAMPLE, source)
+    orders = pd.read_csv(source / "orders.csv", dtype=str)
+    orders["email"] = orders.customer_id.str.lower() + "@example.com"  # an extra column
+    orders.to_csv(source / "orders.csv", index=False)
+    ids = set(orders.customer_id.dropna())
+    for name in ("surveys", "tickets"):
+        ids |= set(pd.read_csv(source / f"{name}.csv", dtype=str).customer_id.dropna())
+    secrets = ids | set(orders.email.dropna())
+    monkeypatch.delenv("PPX_REDACT_KEY", raising=False)
+    out = tmp_path / "out"
+    result = run_report(source, out=out, as_of=AS_OF, redact=True, progress=False)
+    files = _visible_files(out)
+    key = files.pop(".ppx-redact-key").strip()
+    assert {"index.html", "2026-10/manifest.json", "2026-10/00_overview.html"} <= set(files)
+    assert not [f for f in files if f.endswith(".ipynb")]  # no executed notebooks kept
+    leaks = {name: sorted(s for s in secrets if s in text)[:5] for name, text in files.items()}
+    leaks = {name: found for name, found in leaks.items() if found}
+    assert not leaks, f"customer ids or e-mails in: {leaks}"
+    assert not [name for name, text in files.items() if key in text]
+    assert result.failed == [], [nb.error for nb in result.notebooks]
+    assert "cust-" in files["2026-10/02_churn.html"]
+
+
+@pytest.mark.notebook
+def test_a_shop_with_hostile_labels_renders_every_report(tmp_path):
+    """Mathtext, a 3,000-character category, 2,500 regions, control characters in labels."""
+    import base64
+
+    shop = simulate_shop(customers=1400, seed=3, start="2025-01-01", end="2026-11-01")
+    orders = shop.orders.copy()
+    hostile = [r"$\undefinedmacro$", r"$\frac{a}{b}$", "\u202eevil\x1b[31m", "x" * 3000]
+    regions = hostile + [f"region {i}" for i in range(2500 - len(hostile))]
+    orders["region"] = [regions[i % len(regions)] for i in range(len(orders))]
+    assert len(orders) > 2500
+    orders["channel"] = orders.channel.map(
+        {"web": r"$\undefinedmacro$", "app": r"$\frac{a}{b}$"}).fillna(orders.channel)
+    categories = sorted(orders.category.unique())
+    orders["category"] = orders.category.map(
+        {categories[0]: "c" * 3000, categories[1]: r"$\sqrt{x}$"}).fillna(orders.category)
+    tickets = shop.tickets.assign(channel=r"$\undefinedmacro$")
+    tickets.loc[tickets.index[::3], "channel"] = "y" * 3000
+    surveys = shop.surveys.assign(touchpoint=r"$\frac{a}{b}$")
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, frame in (("orders", orders), ("returns", shop.returns), ("surveys", surveys),
+                        ("tickets", tickets)):
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    result = run_report(folder, out=tmp_path / "out", as_of=AS_OF, progress=False)
+    assert result.failed == [], [nb.error for nb in result.notebooks]
+    for page in sorted((tmp_path / "out" / result.label).glob("*.html")):
+        text = page.read_text()
+        assert "Traceback" not in text and "ParseFatalException" not in text, page.name
+        assert "\u202e" not in text and "\x1b" not in text, page.name
+        for image in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text):
+            header = base64.b64decode(image[:48])[16:24]
+            width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+            assert width <= 1600 and height <= 2000, (page.name, width, height)
+        assert page.stat().st_size < 3 * 2**20, page.name

@@ -125,6 +125,35 @@ def test_log_rank_equals_lifelines(groups):
     assert ours["degrees_of_freedom"] == groups - 1
 
 
+def test_a_shop_where_nobody_ordered_twice_gets_a_reason_not_a_singular_matrix():
+    # issue 17: every customer censored, so the log-rank covariance is all zeros
+    orders = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                           "channel": ["web", "app", "web", "app"],
+                           "order_ts": pd.to_datetime(["2024-01-01", "2024-01-02",
+                                                       "2024-01-05", "2024-01-09"])})
+    d = second_order_durations(ibis.memtable(orders), "2024-02-01", by="channel")
+    assert not d.reordered.any()
+    result = compare_groups(d)
+    assert np.isnan(result["test_statistic"]) and np.isnan(result["p_value"])
+    assert result["reason"] == "no customer has ordered a second time yet"
+    assert result["groups"] == 2 and result["degrees_of_freedom"] == 1
+
+
+def test_a_group_nobody_is_left_in_at_any_reorder_equals_lifelines():
+    from lifelines.statistics import multivariate_logrank_test
+
+    # group c is censored before the first reorder: a zero row in the covariance, which
+    # lifelines' pseudo-inverse handles and a plain solve called singular
+    d = pd.DataFrame({"days": [5.0, 6, 8, 9, 7, 10, 1, 2],
+                      "reordered": [True, True, False, True, True, False, False, False],
+                      "group": list("aabbaacc")})
+    ours = compare_groups(d)
+    theirs = multivariate_logrank_test(d.days, d.group, d.reordered)
+    assert ours["reason"] is None
+    assert ours["test_statistic"] == pytest.approx(theirs.test_statistic, rel=1e-10)
+    assert ours["p_value"] == pytest.approx(theirs.p_value, rel=1e-8)
+
+
 def _lifelines_curve_and_summary(days, reordered, horizons):
     """The curve and summary as lifelines computes them, for the equality tests below."""
     from lifelines import KaplanMeierFitter

@@ -72,3 +72,21 @@ def test_segment_table_on_simulated_data():
     assert (table.customers > 0).all()  # every segment occurs in a realistic shop
     champions = table.set_index("segment").loc["Champions"]
     assert champions.revenue_share > champions.customer_share  # they spend above their share
+
+
+def test_segments_never_contradict_the_lifecycle_states():
+    from ppxlib.lifecycle import customer_states
+
+    shop = simulate_shop(customers=800, seed=5, start="2024-01-01", end="2025-07-01")
+    orders = ibis.memtable(shop.orders[["order_id", "customer_id", "order_ts", "amount"]])
+    scores = rfm_scores(orders, "2025-07-01", sleeping_days=60, lost_days=200)
+    states = customer_states(orders, "2025-06", 60, 200).reindex(scores.index)
+    current = {"new", "active", "reactivated"}
+    expected = {"Champions": current, "Loyal": current, "New": current, "Promising": current,
+                "Potential Loyalist": current, "Need Attention": current,
+                "About to Sleep": current, "Hibernating": {"sleeping"}, "Lost": {"lost"},
+                "Can't Lose Them": {"lost"}, "At Risk": {"sleeping", "lost"}}
+    for segment, allowed in expected.items():
+        here = set(states[scores.segment == segment])
+        assert here <= allowed, (segment, here)
+    assert set(scores.segment) >= {"Champions", "Hibernating", "Lost"}  # the check has teeth

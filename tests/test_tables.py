@@ -224,3 +224,14 @@ def test_a_survey_frame_alone_goes_through_the_contract():
     with pytest.warns(DataQualityWarning, match="surveys: 1 of 3 rows .*score_outside_scale 1"):
         t = as_table(answers, "surveys")
     assert sorted(t.score.execute()) == [3.0, 10.0]
+
+
+def test_values_the_contract_blanks_are_said_too():
+    orders = pd.DataFrame({"order_id": [1, 2], "customer_id": ["a", "b"], "amount": [1.0, 2.0],
+                           "order_ts": pd.to_datetime(["2024-01-05", "2024-01-06"]),
+                           "promised_ts": pd.to_datetime(["2024-01-08", "2024-01-09"]),
+                           "delivered_ts": pd.to_datetime(["2024-01-01", "2024-01-07"])})
+    with pytest.warns(DataQualityWarning, match=r"orders: rows kept but adjusted \(\w+ 1: "
+                                                r"blanked\)"):
+        t = as_table(orders)
+    assert t.delivered_ts.isnull().sum().execute() == 1 and t.count().execute() == 2
