@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportions_ztest
 
+from ppxlib.plots import currency_prefix
 from ppxlib.survey import holm
 
 #: Groups with fewer observations are never named as standing out.
@@ -25,10 +26,19 @@ def _pct(x: float, signed: bool = True) -> str:
 
 
 def money(x: float, currency: str = "") -> str:
-    """Format an amount with thousands separators: ``money(1234.5, "€") == '€1,234'``."""
+    """Format an amount with thousands separators: ``money(1234.5, "€") == '€1,234'``.
+
+    The sign goes before the currency, and a code such as "EUR" gets a space; without a
+    currency the amount is a plain number.
+
+    Examples
+    --------
+    >>> money(-30.6, "€"), money(1234.5, "EUR"), money(1234.5)
+    ('−€31', 'EUR 1,234', '1,234')
+    """
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
-    return f"{currency}{x:,.0f}"
+    return f"{'−' if x < 0 else ''}{currency_prefix(currency)}{abs(x):,.0f}"
 
 
 def monthly_revenue(monthly: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
