@@ -303,17 +303,17 @@ def cohort_heatmap(matrix: pd.DataFrame, value_label: str = "share of cohort ord
     bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
     bar.set_label(value_label)
     if percent:
-        bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, 0))
+        _percent(bar.ax)
     return fig
 
 
 def retention_curve(pooled: pd.DataFrame, unit: str = "month",
-                    title: str = "Share of a cohort ordering k periods after acquisition"
-                    ) -> Figure:
+                    title: str | None = None) -> Figure:
     """Pooled retention by period number with its Wilson interval (period 0 left out)."""
     data = pooled[pooled.period_number >= 1]
     if data.empty:
         return _empty("No cohort is old enough to show retention yet.")
+    title = title or f"Share of customers ordering, by {unit}s since their first order"
     fig, ax = plt.subplots(figsize=(9, 3.8))
     ax.fill_between(data.period_number, data.rate_low, data.rate_high,
                     color=PALETTE["primary"], alpha=0.2, lw=0, label="95% interval")
@@ -418,7 +418,7 @@ def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
     ax.set_ylabel("share reordered")
     _percent(ax)
     if "group" in curve:
-        _legend(ax, left_out, loc="upper left")
+        _legend(ax, left_out, loc="lower right")
     ax.set_title(title)
     return fig
 
@@ -479,9 +479,11 @@ def p_alive_heatmap(matrix: pd.DataFrame, unit: str = "weeks") -> Figure:
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.0%}", ha="center", va="center", fontsize=7.5)
+                dark = values[i, j] < 0.2 or values[i, j] > 0.85  # the ends of the colours
+                ax.text(j, i, f"{values[i, j]:.0%}", ha="center", va="center", fontsize=7.5,
+                        color="white" if dark else PALETTE["text"])
     ax.set_xticks(range(matrix.shape[1]))
-    ax.set_xticklabels([f"{c:g}" for c in matrix.columns])
+    ax.set_xticklabels([f"{c:.0f}" for c in matrix.columns])  # whole weeks, not 6.6, 13.2
     ax.set_yticks(range(len(matrix)))
     ax.set_yticklabels([str(i) for i in matrix.index], fontsize=8)
     ax.set_xlabel(f"recency: {unit} from first to last purchase")
@@ -489,7 +491,7 @@ def p_alive_heatmap(matrix: pd.DataFrame, unit: str = "weeks") -> Figure:
     ax.grid(False)
     bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
     bar.set_label("chance still active")
-    bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, 0))
+    _percent(bar.ax)
     ax.set_title("Chance still active by purchase history (customer of median age)")
     return fig
 

@@ -325,8 +325,8 @@ def at_risk(risk: dict, shown: int, currency: str = "") -> str:
     if table.empty:
         return "No current customer is more likely gone than active." + lost
     return (f"{risk['candidates']:,} current customers are more likely gone than active, with "
-            f"{money(table.value_at_risk.sum(), currency)} of past spend at risk (spend so far "
-            f"× the chance they have stopped buying); the table shows the "
+            f"{money(table.value_at_risk.sum(), currency)} of past spend at risk (what each has "
+            f"spent, weighted by the chance they have stopped buying); the table shows the "
             f"{min(shown, risk['candidates']):,} with the most at risk.{lost}")
 
 

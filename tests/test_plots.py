@@ -305,3 +305,13 @@ def test_curve_panels_say_in_words_whether_curves_differ_not_the_test():
                       "difference"]
     assert not any("log-rank" in t or "p =" in t for t in titles)
     plt.close("all")
+
+
+def test_colour_bars_of_shares_have_round_ticks_labelled_exactly():
+    # the cohort heatmap's colour bar read 0 %, 2 %, 5 %, 8 %, 12 % (2.5 % steps, rounded)
+    cohorts = pd.period_range("2025-01", periods=6, freq="M")
+    matrix = pd.DataFrame(np.tile([1.0, 0.19, 0.12, 0.1], (6, 1)), index=cohorts,
+                          columns=range(4))
+    fig = _drawn(plots.cohort_heatmap(matrix))
+    _assert_round_percent_ticks(fig.axes[1])
+    plt.close("all")
