@@ -394,11 +394,12 @@ def period_metrics_panel(metrics: pd.DataFrame, months: int = 24, currency: str 
 
 def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
                    title: str = "Share of customers who have placed a second order",
-                   colours: dict[str, str] | None = None) -> Figure:
+                   colours: dict[str, str] | None = None, min_n: int = 30) -> Figure:
     """Share reordered by days since the first order (Kaplan-Meier), with 95% bands.
 
     ``colours`` maps group names to colours (e.g. the worse experience in the highlight).
     The 30-, 90- and 180-day marks are labelled on the chart; every curve is in the legend.
+    Groups of fewer than ``min_n`` customers are drawn thin and dotted, without a band.
     """
     fig, ax = plt.subplots(figsize=(9, 3.8))
     curve, left_out = _capped_groups(curve, "at_risk" if "at_risk" in curve else None)
@@ -407,10 +408,11 @@ def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
     for i, (group, part) in enumerate(groups):
         part = part[part.days <= horizon_days]
         colour = (chosen or {}).get(group, SERIES[i % len(SERIES)])
-        ax.step(part.days, part.reordered_share, where="post", color=colour,
-                label=None if group is None else plain_label(group))
-        ax.fill_between(part.days, part.low, part.high, step="post", color=colour, alpha=0.15,
-                        lw=0)
+        style = {} if group is None else _curve_style(curve, group, min_n)
+        ax.step(part.days, part.reordered_share, where="post", color=colour, **style)
+        if "ls" not in style:  # a band around a handful of customers is mostly noise
+            ax.fill_between(part.days, part.low, part.high, step="post", color=colour,
+                            alpha=0.15, lw=0)
     _day_marks(ax, horizon_days)
     ax.set_xlim(0, horizon_days)
     _from_zero(ax)
@@ -421,6 +423,21 @@ def reorder_curves(curve: pd.DataFrame, horizon_days: int = 365,
         _legend(ax, left_out, loc="lower right")
     ax.set_title(title)
     return fig
+
+
+def _curve_style(curve: pd.DataFrame, group, min_n: int) -> dict:
+    """A curve's label and line: thin and dotted, and said, for a group below ``min_n``.
+
+    The group's size is its most customers at risk (those at the curve's start).
+    """
+    label = plain_label(group)
+    if "at_risk" not in curve:
+        return {"label": label}
+    size = int(curve.loc[curve.group == group, "at_risk"].max())
+    if size >= min_n:
+        return {"label": label}
+    return {"label": f"{label} (n={size:,}, too few to judge)", "ls": ":", "lw": 1.2,
+            "alpha": 0.8}
 
 
 def _day_marks(ax, horizon_days: float, marks: tuple[int, ...] = (30, 90, 180),
@@ -770,14 +787,13 @@ def delay_histogram(days: pd.DataFrame) -> Figure:
     ax.set_xlabel("days after the promised date (negative = early; cut at -7 and +14)")
     ax.set_ylabel("orders")
     _counts(ax)
-    ax.xaxis.set_major_locator(mticker.MultipleLocator(7))
-    ax.xaxis.set_minor_locator(mticker.MultipleLocator(1))
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_title("Delivery compared with the promised date")
     return fig
 
 
 def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None, str]],
-                        horizon_days: int = 365) -> Figure:
+                        horizon_days: int = 365, min_n: int = 30) -> Figure:
     """Small multiples of time-to-second-order curves, one panel per experience factor.
 
     ``panels`` holds (title, :func:`ppxlib.repurchase.reorder_curve` frame, p-value of the
@@ -785,6 +801,8 @@ def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None, str]
     whether its curves differ clearly (p below 0.05); the test and p-value belong in the
     section's "How this is computed" note. The reference group is drawn in the primary
     colour, the others in the highlight and further colours, the same way in every panel.
+    Groups of fewer than ``min_n`` customers are drawn thin and dotted, and their legend
+    entry says they are too few to judge.
     """
     import math
 
@@ -800,7 +818,7 @@ def reorder_curves_grid(panels: list[tuple[str, pd.DataFrame, float | None, str]
             part = curve[(curve.group == group) & (curve.days <= horizon_days)]
             colour = PALETTE["primary"] if group == reference else others[(i - 1) % 4]
             ax.step(part.days, part.reordered_share, where="post", color=colour,
-                    label=plain_label(group))
+                    **_curve_style(curve, group, min_n))
         suffix = ("" if p_value is None or p_value != p_value
                   else ": differ clearly" if p_value < 0.05 else ": no clear difference")
         ax.set_title(plain_label(title, 2 * MAX_LABEL_CHARS) + suffix, fontsize=10.5)

@@ -315,3 +315,23 @@ def test_colour_bars_of_shares_have_round_ticks_labelled_exactly():
     fig = _drawn(plots.cohort_heatmap(matrix))
     _assert_round_percent_ticks(fig.axes[1])
     plt.close("all")
+
+
+def test_a_curve_of_too_few_customers_is_drawn_apart_and_said():
+    # the support-ticket panel drew "open" (11 customers) like the groups of thousands
+    days = np.arange(0, 100, 10.0)
+    curve = pd.concat([pd.DataFrame({"group": g, "days": days, "reordered_share": days / d,
+                                     "low": days / (d + 50), "high": days / (d - 50),
+                                     "at_risk": np.linspace(n, n / 2, len(days))})
+                       for g, n, d in (("none", 3000, 200), ("open", 11, 500))],
+                      ignore_index=True)
+    for fig in (plots.reorder_curves_grid([("Ticket", curve, 0.3, "none")]),
+                plots.reorder_curves(curve)):
+        ax = fig.axes[0]
+        lines = {line.get_label(): line for line in ax.get_lines()
+                 if not line.get_label().startswith("_")}
+        assert set(lines) == {"none", "open (n=11, too few to judge)"}
+        assert lines["open (n=11, too few to judge)"].get_linestyle() == ":"
+        assert lines["none"].get_linestyle() == "-"
+    assert len(fig.axes[0].collections) == 1  # one band: none for the small group
+    plt.close("all")
