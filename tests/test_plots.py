@@ -335,3 +335,16 @@ def test_a_curve_of_too_few_customers_is_drawn_apart_and_said():
         assert lines["none"].get_linestyle() == "-"
     assert len(fig.axes[0].collections) == 1  # one band: none for the small group
     plt.close("all")
+
+
+def test_the_experience_report_draws_the_repurchase_curves_once():
+    # 04 drew the late-delivery curves in the grid and then again alone; the identical-image
+    # check of the notebook tests cannot see a chart drawn twice at two sizes
+    import json
+    from pathlib import Path
+
+    notebook = Path(__file__).parents[1] / "notebooks" / "04_experience.ipynb"
+    code = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                   if c["cell_type"] == "code")
+    assert code.count("plots.reorder_curves_grid(") == 1
+    assert code.count("plots.reorder_curves(") == 0

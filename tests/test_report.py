@@ -784,7 +784,7 @@ METHOD_WORDS = ("Wilson", "log-rank", "Holm", "Newcombe", "BG/NBD", "Pareto/NBD"
                 "top two boxes", "mean absolute error", "censored")
 
 
-def test_no_chart_is_shown_twice_and_methods_stay_in_the_how_notes(sample_run):
+def test_sample_pages_show_no_chart_twice_and_methods_only_in_notes(sample_run):
     # issue 16: 04 drew the late-delivery curves in the grid and again alone; method names
     # and formulas sat in section intros, takeaways and chart titles
     out, _ = sample_run
