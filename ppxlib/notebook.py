@@ -323,3 +323,18 @@ def record_metrics(path: str | Path | None, **metrics: Any) -> None:
         current[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
+def findings_html(texts: list[str], links: list[str]) -> str:
+    """The briefing's ranked findings: a numbered list, each sentence linking to where it is
+    shown in full (escaped; links are pages or anchors the runner writes, never data).
+
+    Examples
+    --------
+    >>> findings_html(["Revenue rose <a lot>."], ["00_overview.html"])
+    '<ol class="ppx-findings"><li>Revenue rose &lt;a lot&gt;. <a href="00_overview.html">\
+Details</a></li></ol>'
+    """
+    items = "".join(f'<li>{html_text(text)} <a href="{html.escape(link, quote=True)}">'
+                    f"Details</a></li>" for text, link in zip(texts, links, strict=True))
+    return f'<ol class="ppx-findings">{items}</ol>'

@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 
 DAY = np.timedelta64(1, "D")
+#: ShopParameters fields of the stated confounders (off by default)
+CONFOUNDERS = ("region_repeat_factor", "late_rate_factor", "category_return_factor",
+               "category_spend_factor")
 SECONDS_PER_DAY = 86_400
 
 #: CSAT (1-5) answer probabilities of scores 1..5 after an on-time and after a late delivery.
@@ -65,6 +68,78 @@ class ShopParameters:
     ticket_rate: float = 0.04
     late_ticket_rate: float = 0.35
     never_resolved_share: float = 0.02
+    # Stated confounders, all off by default (the data then stays as it always was; switching
+    # one on changes the shop). See :meth:`confounded`.
+    #: per region, a factor on the purchase-rate shape ``r`` of its customers (0.5: they come
+    #: back half as readily); the hazard of the second order is this factor times the others'
+    region_repeat_factor: dict[str, float] | None = None
+    #: a late first delivery multiplies the customer's purchase rate by a Beta(r k, r (1 - k))
+    #: draw, which makes the hazard of the second order exactly k times that of comparable
+    #: customers delivered on time (1.0 = no such effect)
+    late_rate_factor: float = 1.0
+    #: per category, a factor on the return probability of its orders
+    category_return_factor: dict[str, float] | None = None
+    #: per category, a factor on the amount of its orders
+    category_spend_factor: dict[str, float] | None = None
+
+    @classmethod
+    def confounded(cls, **changes) -> ShopParameters:
+        """A shop whose raw experience comparisons mislead, with the true effects stated.
+
+        Late deliveries fall mostly on *east* (``region_late_factor``), whose customers also
+        come back half as readily; a late first delivery lowers the hazard of a second order
+        to 0.7 times that of comparable customers (and nothing else: ``late_churn`` is 0, so
+        the effect is proportional and :meth:`adjusted_late_hazard_ratio` is one number).
+        Electronics orders are returned three times as often and cost 2.5 times as much;
+        a return itself changes nothing about coming back (true hazard ratio 1).
+
+        Examples
+        --------
+        >>> ShopParameters.confounded().adjusted_late_hazard_ratio()
+        0.7
+        """
+        stated = {"region_repeat_factor": {"east": 0.5}, "late_rate_factor": 0.7,
+                  "late_churn": 0.0, "category_return_factor": {"electronics": 3.0},
+                  "category_spend_factor": {"electronics": 2.5}}
+        return cls(**{**stated, **changes})
+
+    def _repeat_factor(self, region: str) -> float:
+        return (self.region_repeat_factor or {}).get(region, 1.0)
+
+    def adjusted_late_hazard_ratio(self) -> float:
+        """True hazard ratio of the second order, late first delivery against on time, among
+        customers alike in everything else.
+
+        Within a region the time to the second order is Lomax: survival
+        ``(alpha / (alpha + t)) ** (r m)`` (t in weeks, m the region's repeat factor), and a
+        late first delivery raises it to the power ``late_rate_factor`` -- proportional
+        hazards with that ratio. ``late_churn`` removes a share of late customers at once,
+        whose ratio to on-time customers then changes with time: NaN, no single number.
+        """
+        return float(self.late_rate_factor) if self.late_churn == 0 else float("nan")
+
+    def adjusted_repurchase_difference(self, days: float = 90) -> float:
+        """True difference in the share reordering within ``days`` of a first order, late
+        minus on time, for customers alike in everything else, averaged over the regions
+        (customers are spread evenly over them).
+
+        In a region with on-time survival ``S = (alpha / (alpha + t)) ** (r m)`` a late
+        customer reorders with probability ``(1 - late_churn) (1 - S ** k)``; with no
+        confounders and ``k = 1`` this is :meth:`repurchase_difference`.
+
+        Examples
+        --------
+        >>> p = ShopParameters()
+        >>> round(p.adjusted_repurchase_difference(), 12) == round(p.repurchase_difference(), 12)
+        True
+        """
+        weeks = days / 7
+        diffs = []
+        for region in self.region_late_factor:
+            on_time = (self.alpha / (self.alpha + weeks)) ** (self.r * self._repeat_factor(region))
+            late = (1 - self.late_churn) * (1 - on_time ** self.late_rate_factor)
+            diffs.append(late - (1 - on_time))
+        return float(np.mean(diffs))
 
     def repurchase_difference(self, days: float = 90) -> float:
         """True difference in the share reordering within ``days`` of a first order, late
@@ -153,9 +228,16 @@ class SimulatedShop:
 
     def truth(self) -> dict:
         """JSON-friendly description of how the data was made."""
+        parameters = asdict(self.parameters)
+        # confounders that are off are not part of how the data was made (and a shop made
+        # before they existed keeps its truth file)
+        off = ShopParameters()
+        for name in CONFOUNDERS:
+            if parameters[name] == getattr(off, name):
+                del parameters[name]
         return {"seed": self.seed, "start": self.start.isoformat(), "end": self.end.isoformat(),
                 "customers": len(self.customers), "time_unit": "week",
-                "parameters": asdict(self.parameters)}
+                "parameters": parameters}
 
     def write(self, folder: str | Path, fmt: str = "csv",
               tables: dict[str, pd.DataFrame] | None = None) -> list[Path]:
@@ -193,14 +275,26 @@ BAD_COMMENTS = ("Parcel arrived days late", "Courier left it outside & it got we
 
 
 def _purchases(rng: np.random.Generator, n: int, prm: ShopParameters, first: np.ndarray,
-               end: np.datetime64, late_prob: np.ndarray):
-    """Simulate BG/NBD purchase times (with the late-delivery drop-out) for n customers."""
-    lam = rng.gamma(prm.r, 1.0 / prm.alpha, size=n) / 7.0  # per day
+               end: np.datetime64, late_prob: np.ndarray, shape: np.ndarray | None = None):
+    """Simulate BG/NBD purchase times (with the late-delivery drop-out) for n customers.
+
+    ``shape`` is each customer's Gamma shape of the purchase rate (``r`` unless a region
+    confounder is on, :attr:`ShopParameters.region_repeat_factor`).
+    """
+    lam = rng.gamma(prm.r if shape is None else shape, 1.0 / prm.alpha, size=n) / 7.0  # per day
     drop = rng.beta(prm.a, prm.b, size=n)
     horizon = (end - first) / DAY  # days from first purchase to observation end
     cust, times, late = [np.arange(n)], [np.zeros(n)], []
     first_late = rng.random(n) < late_prob
     late.append(first_late)
+    if prm.late_rate_factor != 1.0:  # drawn only when on: default shops keep their numbers
+        # Gamma(s) x Beta(s k, s (1 - k)) is Gamma(s k): the survival to the second order is
+        # raised to the power k, a proportional effect on its hazard
+        s = np.broadcast_to(prm.r if shape is None else shape, (n,))[first_late]
+        k = prm.late_rate_factor
+        if not 0 < k < 1:
+            raise ValueError(f"late_rate_factor must lie in (0, 1], got {k}")
+        lam[first_late] *= rng.beta(s * k, s * (1 - k))
     t = np.zeros(n)
     alive = ~(first_late & (rng.random(n) < prm.late_churn))
     idx = np.arange(n)
@@ -273,7 +367,10 @@ def simulate_shop(
                         0, 1)
     nu = rng.gamma(prm.q, 1.0 / prm.gamma, size=n)
 
-    cust, ts, late, lam, drop = _purchases(rng, n, prm, first, end64, late_prob)
+    shape = None
+    if prm.region_repeat_factor:
+        shape = prm.r * np.array([prm._repeat_factor(x) for x in region])
+    cust, ts, late, lam, drop = _purchases(rng, n, prm, first, end64, late_prob, shape)
     order = np.lexsort((cust, ts))
     cust, ts, late = cust[order], ts[order], late[order]
     m = cust.size
@@ -283,6 +380,8 @@ def simulate_shop(
     own_channel = rng.random(m) < 0.85
     order_channel = np.where(own_channel, channel[cust], rng.choice(CHANNELS, size=m))
     category = rng.choice(CATEGORIES, size=m, p=CATEGORY_WEIGHTS)
+    if prm.category_spend_factor:  # a confounder, off by default (no random numbers drawn)
+        amount = np.round(amount * _by_category(prm.category_spend_factor, category), 2)
     discount = np.where(rng.random(m) < 0.2, np.round(amount * 0.1, 2), 0.0)
     promised_days = rng.integers(2, 6, size=m)
     promised = ts + (promised_days * SECONDS_PER_DAY).astype("timedelta64[s]")
@@ -309,6 +408,8 @@ def simulate_shop(
 
     # returns: more likely after a late delivery
     p_return = prm.return_rate * np.where(late, prm.late_return_factor, 1.0)
+    if prm.category_return_factor:
+        p_return = p_return * _by_category(prm.category_return_factor, category)
     ret_ts = delivered + (rng.uniform(1, 28, size=m) * SECONDS_PER_DAY).astype("timedelta64[s]")
     returned = (rng.random(m) < p_return) & ~in_transit & (ret_ts < end64)
     reasons = rng.choice(RETURN_REASONS, size=m)
@@ -332,6 +433,12 @@ def simulate_shop(
     return SimulatedShop(orders, returns, surveys.reset_index(drop=True), tickets, truth, prm,
                          pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime(),
                          seed)
+
+
+def _by_category(factors: dict[str, float], category: np.ndarray) -> np.ndarray:
+    """Each order's factor from a per-category dict (1 for categories it does not name)."""
+    lookup = np.array([factors.get(c, 1.0) for c in CATEGORIES])
+    return lookup[pd.Categorical(category, categories=CATEGORIES).codes]
 
 
 def _comment(rng: np.random.Generator, bad: np.ndarray) -> np.ndarray:

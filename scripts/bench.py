@@ -16,6 +16,7 @@ Results: a Markdown table on stdout and in ``bench/results.md``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import multiprocessing as mp
 import platform
 import resource
@@ -220,6 +221,32 @@ def report_ppx(folder: Path) -> None:
                   file=sys.stderr)
 
 
+def _experience_frame(path: str):
+    """The customer-sized frame the adjusted comparison fits on, from the whole shop."""
+    import warnings
+
+    import ppxlib
+    from ppxlib import adjusted
+
+    warnings.simplefilter("ignore")
+    clean = ppxlib.open(str(_shop_folder(path))).validate(as_of="2026-11-01T00:00:00")
+    return adjusted.customer_table(clean.orders, clean.returns, clean.tickets, clean.surveys,
+                                   dt.datetime(2026, 11, 1))
+
+
+def cox_ppx(frame) -> None:
+    from ppxlib import adjusted
+
+    fitted, notes = adjusted.fit_cox(frame)
+    assert fitted is not None, notes
+
+
+def adjusted_ppx(frame) -> None:
+    from ppxlib import adjusted
+
+    adjusted.fit_adjusted(frame)
+
+
 CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
     "rfm_summary (ppx, DuckDB)": (_ppx_orders_summary, summary_ppx),
     "GROUP BY customer, day (DuckDB floor)": (_duckdb, summary_floor),
@@ -232,6 +259,8 @@ CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
     "GROUP BY customer, month (DuckDB floor)": (_duckdb, cohorts_floor),
     "cohort matrix (plain pandas, from Parquet)": (_pandas, cohorts_pandas),
     "ppx report, all notebooks, one month": (_shop_folder, report_ppx),
+    "adjusted Cox fit (ppx, lifelines)": (_experience_frame, cox_ppx),
+    "adjusted comparison, Cox + 90-day model + check (ppx)": (_experience_frame, adjusted_ppx),
 }
 #: (case, reference, what the issue asks) - reported as time ratios case / reference.
 COMPARISONS = [
@@ -243,7 +272,8 @@ COMPARISONS = [
     ("cohort matrix (ppx, DuckDB)", "cohort matrix (plain pandas, from Parquet)", "<= 0.5"),
 ]
 #: Absolute targets: case -> (seconds, MiB).
-LIMITS = {"ppx report, all notebooks, one month": (120, 4096)}
+LIMITS = {"ppx report, all notebooks, one month": (120, 4096),
+          "adjusted Cox fit (ppx, lifelines)": (15, 4096)}
 
 
 def _tree_rss_mib(root: int) -> float:

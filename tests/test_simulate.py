@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter
@@ -112,3 +113,81 @@ def test_survey_truth_is_what_the_generator_draws(shop):
     points = nps.groupby("late").score.apply(
         lambda s: 100 * ((s >= 9).mean() - (s <= 6).mean()))
     assert points[True] - points[False] == pytest.approx(truth.nps_late_difference(), abs=5)
+
+
+# ------------------------------------------------------------------ stated confounders
+
+
+def test_default_parameters_still_make_the_committed_sample_byte_for_byte(tmp_path):
+    # the confounders are off by default and draw no random numbers: the sample (and every
+    # seeded shop the tests use) is what it was before they existed, truth file included
+    from ppxlib.cli import main
+
+    from conftest import SAMPLE
+
+    assert main(["sample", "--customers", "5000", "--seed", "42", "--defects", "--out",
+                 str(tmp_path)]) in (0, None)
+    for path in sorted(SAMPLE.glob("*.csv")) + [SAMPLE / "truth.json"]:
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+@pytest.fixture(scope="module")
+def confounded():
+    return simulate_shop(customers=60_000, seed=21, parameters=ShopParameters.confounded())
+
+
+def _first_orders(shop):
+    first = shop.orders.drop_duplicates("customer_id").set_index("customer_id")
+    second = shop.orders[shop.orders.customer_id.duplicated()].drop_duplicates("customer_id")
+    days = (second.set_index("customer_id").order_ts.reindex(first.index)
+            - first.order_ts).dt.total_seconds() / 86_400
+    followed = (pd.Timestamp(shop.end) - first.order_ts).dt.days >= 90
+    return first.assign(late=first.delivered_ts > first.promised_ts, within=days <= 90,
+                        followed=followed)
+
+
+def test_confounders_do_what_they_state(confounded):
+    first = _first_orders(confounded)
+    by_region = first.groupby("region").agg(late=("late", "mean"), back=("within", "mean"))
+    # late deliveries concentrate in east, and east customers come back less
+    assert by_region.late.idxmax() == "east"
+    assert by_region.back.idxmin() == "east"
+    orders = confounded.orders
+    returned = orders.order_id.isin(confounded.returns.order_id)
+    rate = returned.groupby(orders.category).mean()
+    spend = orders.groupby("category").amount.mean()
+    assert rate.idxmax() == "electronics" and rate["electronics"] > 2 * rate.drop(
+        "electronics").max()
+    assert spend["electronics"] == pytest.approx(2.5 * spend.drop("electronics").mean(),
+                                                 rel=0.05)
+
+
+def test_the_stated_adjusted_difference_is_what_the_shop_shows(confounded):
+    # within each region late and on-time customers are alike, so the average over regions
+    # of the within-region differences is the adjusted difference the closed form states
+    first = _first_orders(confounded)
+    first = first[first.followed & first.delivered_ts.notna()]
+    rates = first.groupby(["region", "late"]).within.agg(["mean", "size"])
+    diffs = rates["mean"].xs(True, level="late") - rates["mean"].xs(False, level="late")
+    var = (rates["mean"] * (1 - rates["mean"]) / rates["size"]).groupby("region").sum()
+    se = float(np.sqrt(var.sum()) / len(diffs))
+    truth = confounded.parameters.adjusted_repurchase_difference(90)
+    assert diffs.mean() == pytest.approx(truth, abs=3 * se)
+    # and the raw difference is not it: east's customers pull it down
+    raw = first[first.late].within.mean() - first[~first.late].within.mean()
+    assert raw < truth - 3 * se
+
+
+def test_truth_states_confounders_only_when_they_are_on(confounded):
+    assert "region_repeat_factor" not in simulate_shop(customers=50, seed=1).truth()[
+        "parameters"]
+    stated = confounded.truth()["parameters"]
+    assert stated["region_repeat_factor"] == {"east": 0.5}
+    assert stated["late_rate_factor"] == 0.7
+
+
+def test_true_hazard_ratio_is_one_number_only_for_a_proportional_effect():
+    assert ShopParameters.confounded().adjusted_late_hazard_ratio() == 0.7
+    assert np.isnan(ShopParameters().adjusted_late_hazard_ratio())  # late_churn: time-varying
+    with pytest.raises(ValueError, match="late_rate_factor"):
+        simulate_shop(customers=50, seed=1, parameters=ShopParameters(late_rate_factor=1.5))
