@@ -148,9 +148,12 @@ def problem_costs(costs: pd.DataFrame, period: pd.Period) -> tuple[pd.DataFrame,
     >>> shown, lines = problem_costs(costs, pd.Period("2026-10", "M"))
     >>> shown.problem.tolist(), len(lines)
     (['a late first delivery'], 5)
+    >>> len(problem_costs(costs.head(0), pd.Period("2026-10", "M"))[1])  # nothing to price
+    6
     """
     keys = list(zip(costs.factor, costs.level, strict=True))
-    shown = costs[[k in PROBLEMS for k in keys]].copy()
+    shown = costs[pd.Series([k in PROBLEMS for k in keys], index=costs.index,
+                            dtype=bool)].copy()
     shown["problem"] = [PROBLEMS[k] for k in zip(shown.factor, shown.level, strict=True)]
     priced = {k for k, n in zip(zip(shown.factor, shown.level, strict=True), shown.customers,
                                 strict=True) if n > 0}

@@ -25,6 +25,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from ppxlib.engine import customer_frame, decimal_sum, exact_sum, first_by
 from ppxlib.periods import check_period, index_of, period_index, to_period
+from ppxlib.tables import as_orders
 
 MODES = ("returned", "rolling")
 MISSING_GROUP = "(missing)"
@@ -127,6 +128,7 @@ def cohort_retention(
     >>> r.customers.tolist(), r.rate.tolist()
     ([2.0, 1.0], [1.0, 0.5])
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, amount_col)
     period = check_period(period)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

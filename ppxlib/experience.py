@@ -31,6 +31,7 @@ from ppxlib.cohorts import wilson_interval
 from ppxlib.engine import customer_frame, exact_sum, first_by
 from ppxlib.repurchase import compare_groups, second_order_durations
 from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meier
+from ppxlib.tables import as_table, as_tables
 
 HOURS = 3600.0
 
@@ -59,6 +60,7 @@ def delivery(orders: ir.Table, by: str | None = None, end: dt.datetime | None = 
         ``[by], delivered, on_time, on_time_rate, low, high, mean_days_late`` (mean over late
         orders).
     """
+    orders = as_table(orders)
     if not {"promised_ts", "delivered_ts"} <= set(orders.columns):
         raise ValueError("orders has no promised_ts and delivered_ts: no delivery data")
     o = orders.filter(orders.promised_ts.notnull() & orders.delivered_ts.notnull())
@@ -169,6 +171,7 @@ def tickets_in(tickets: ir.Table, orders: ir.Table, start: dt.datetime, end: dt.
 
 def days_late_histogram(orders: ir.Table) -> pd.DataFrame:
     """Delivered orders by whole days late (negative = early), for the delay distribution."""
+    orders = as_table(orders)
     o = orders.filter(orders.promised_ts.notnull() & orders.delivered_ts.notnull())
     days = (o.delivered_ts.delta(o.promised_ts, unit="second") / 86_400).ceil()
     frame = o.mutate(days=days).group_by("days").aggregate(orders=_.count()).to_pandas()
@@ -180,6 +183,7 @@ def returns_by(orders: ir.Table, returns: ir.Table, by: str) -> pd.DataFrame:
 
     ``by`` is an orders column, or ``"month"`` for the order month.
     """
+    orders, returns = as_tables(orders=orders, returns=returns)
     ids, ref = _ids(returns.order_id, orders.order_id)
     o = orders.mutate(_key=ref, _group=(orders.order_ts.truncate("M").cast("string")
                                         if by == "month" else orders[by].cast("string")))
@@ -203,6 +207,7 @@ def returns_by(orders: ir.Table, returns: ir.Table, by: str) -> pd.DataFrame:
 
 def return_reasons(returns: ir.Table) -> pd.DataFrame:
     """Returns per stated reason, most frequent first."""
+    returns = as_table(returns, "returns")
     if "reason" not in returns.columns:
         return pd.DataFrame(columns=["reason", "returns", "share"])
     frame = returns.group_by(reason=returns.reason.fill_null("(not given)")).aggregate(
@@ -215,6 +220,7 @@ def return_reasons(returns: ir.Table) -> pd.DataFrame:
 def resolution_durations(tickets: ir.Table, observation_end: dt.datetime,
                          by: str | None = None) -> pd.DataFrame:
     """Hours to resolution per ticket; open tickets censored at ``observation_end``."""
+    tickets = as_table(tickets, "tickets")
     t = tickets.filter(tickets.opened_ts < observation_end)
     has_resolved = "resolved_ts" in t.columns
     resolved = (t.resolved_ts if has_resolved else ibis.null("timestamp"))
@@ -292,6 +298,8 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         ``first_csat`` (low / high / no answer; low = bottom two boxes), ``nps_group``
         (promoter / passive / detractor / no answer; the customer's first NPS answer).
     """
+    orders, returns, tickets, surveys = as_tables(
+        orders=orders, returns=returns, tickets=tickets, surveys=surveys)
     o = orders if observation_end is None else orders.filter(orders.order_ts < observation_end)
     # Only the orders at each customer's first instant can be the first order: finding them
     # by the earliest time and a join is cheaper than comparing every order as a struct.
@@ -367,6 +375,7 @@ def repurchase_by_experience(orders: ir.Table, experience: pd.DataFrame, column:
         ``rates`` (per group: customers followed for the horizon, reordered, rate, Wilson
         interval, difference to ``reference`` with a Newcombe interval).
     """
+    orders = as_table(orders)
     if durations is None:
         durations = second_order_durations(orders, observation_end)
     durations = durations[["customer_id", "days", "reordered"]].set_index("customer_id").join(

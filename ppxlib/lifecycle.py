@@ -35,6 +35,7 @@ from ibis import _
 
 from ppxlib.engine import customer_frame
 from ppxlib.periods import index_of, period_index, to_period
+from ppxlib.tables import as_orders
 
 STATES = ("new", "active", "reactivated", "sleeping", "lost")
 #: Ordering used for "more / less loyal": higher is more engaged.
@@ -250,6 +251,7 @@ def lifecycle(orders: ir.Table, month: str | pd.Period, sleeping_days: float | N
     >>> states.set_index("month").idxmax(axis=1).astype(str).tolist()
     ['new', 'active', 'sleeping', 'sleeping', 'lost', 'reactivated']
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     if sleeping_days is None or lost_days is None:
         found = default_thresholds(orders, customer_id_col=customer_id_col,
                                    datetime_col=datetime_col)

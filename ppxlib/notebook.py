@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ppxlib.plots import INVISIBLE, use_style
+from ppxlib.plots import INVISIBLE, currency_prefix, use_style
 
 STYLE = """
 <style>
@@ -36,6 +36,9 @@ table.ppx th{vertical-align:bottom} table.ppx td:first-child{white-space:nowrap}
 .ppx-quality td,.ppx-quality th{border-bottom:1px solid #e3e3e3;padding:.2em .6em}
 .ppx-notice{background:#fff6e5;border:1px solid #f0c36d;padding:.4em .8em;border-radius:4px}
 .ppx-takeaway,.ppx-meta,.ppx-notice{overflow-wrap:anywhere}
+details.ppx-how{color:#555;font-size:.9em;margin:.3em 0 1em}
+details.ppx-how summary{cursor:pointer;color:#2f6690}
+details.ppx-how p{margin:.3em 0 .3em 1em;overflow-wrap:anywhere}
 </style>
 """
 
@@ -101,6 +104,39 @@ def note(text: str, kind: str = "meta") -> None:
     from IPython.display import HTML
 
     _display(HTML(f'<p class="ppx-{kind}">{html_text(text)}</p>'))
+
+
+def how_computed_html(text: str | list[str] | tuple[str, ...]) -> str:
+    """A collapsed "How this is computed" note (escaped): methods, tests and parameters.
+
+    Titles and takeaways say what was found in words; the method behind them goes here,
+    closed until the reader opens it. A list gives one paragraph per item; empty items are
+    left out, and nothing at all gives an empty string.
+
+    Examples
+    --------
+    >>> how_computed_html(["Wilson interval.", "p < 0.05"])[:67]
+    '<details class="ppx-how"><summary>How this is computed</summary><p>'
+    >>> "p &lt; 0.05" in how_computed_html(["Wilson interval.", "p < 0.05"])
+    True
+    >>> how_computed_html([])
+    ''
+    """
+    items = [text] if isinstance(text, str) else list(text)
+    paragraphs = "".join(f"<p>{html_text(t)}</p>" for t in items if t and str(t).strip())
+    if not paragraphs:
+        return ""
+    return (f'<details class="ppx-how"><summary>How this is computed</summary>{paragraphs}'
+            "</details>")
+
+
+def how_computed(text: str | list[str] | tuple[str, ...]) -> None:
+    """Show :func:`how_computed_html` under a section (nothing when there is nothing to say)."""
+    from IPython.display import HTML
+
+    markup = how_computed_html(text)
+    if markup:
+        _display(HTML(markup))
 
 
 def raw_html(markup: str) -> None:
@@ -172,14 +208,43 @@ def figure_alt(fig) -> str:
 
 
 def format_value(value: float, unit: str, currency: str = "") -> str:
-    """Format a KPI value by unit ("count", "currency", "share")."""
+    """Format a KPI value by unit ("count", "currency", "share").
+
+    Amounts carry the currency (a code such as "EUR" gets a space), the sign before it.
+
+    Examples
+    --------
+    >>> format_value(32262.4, "currency", "€"), format_value(-60.3, "currency", "EUR")
+    ('€32,262', '−EUR 60.30')
+    >>> format_value(60.3, "currency")
+    '60.30'
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if unit == "share":
         return f"{value:.1%}"
     if unit == "currency":
-        return f"{currency}{value:,.2f}" if abs(value) < 1000 else f"{currency}{value:,.0f}"
+        sign = "−" if value < 0 else ""
+        amount = f"{abs(value):,.2f}" if abs(value) < 1000 else f"{abs(value):,.0f}"
+        return f"{sign}{currency_prefix(currency)}{amount}"
     return f"{value:,.0f}"
+
+
+def money_format(currency: str = "", decimals: int = 0) -> Callable[[Any], str]:
+    """A table column formatter for amounts: ``money_format("€")(1234.5) == '€1,235'``.
+
+    Examples
+    --------
+    >>> money_format("€", 2)(-5), money_format()(1234.5)
+    ('−€5.00', '1,234')
+    """
+    prefix = currency_prefix(currency)
+
+    def fmt(value: Any) -> str:
+        value = float(value)
+        return f"{'−' if value < 0 else ''}{prefix}{abs(value):,.{decimals}f}"
+
+    return fmt
 
 
 def kpi_cards_html(kpis: pd.DataFrame, previous_label: str, currency: str = "") -> str:

@@ -21,6 +21,7 @@ from scipy import stats
 from ppxlib.cohorts import MISSING_GROUP, default_observation_end
 from ppxlib.engine import customer_frame
 from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meier
+from ppxlib.tables import as_orders
 
 HORIZONS = (30, 90, 180)
 #: Why :func:`compare_groups` has nothing to test in a shop without repeat purchases.
@@ -59,6 +60,7 @@ def second_order_durations(
     >>> d.sort_values("customer_id")[["days", "reordered"]].values.tolist()
     [[10.0, True], [10.0, False]]
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     end = (pd.Timestamp(observation_end) if observation_end is not None
            else default_observation_end(orders, datetime_col))
     o = orders.filter(orders[datetime_col] < end.to_pydatetime())

@@ -54,6 +54,7 @@ from ppxlib.glossary import REPEAT_DAYS
 from ppxlib.kpis import monthly_activity
 from ppxlib.lifecycle import NONE, _counts, _month_after, lifecycle_runs
 from ppxlib.periods import index_of, period_index, to_period
+from ppxlib.tables import as_orders
 
 DAYS_PER_MONTH = 30.4375
 LIFESPAN_MONTHS = 12  # churn months averaged for the lifespan
@@ -165,6 +166,7 @@ def period_metrics(
     >>> float(m.loc["2024-02", "retention_rate"])
     0.5
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, amount_col)
     window = int(activity_window_days)
     if window < 1:
         raise ValueError(f"activity_window_days must be at least 1, got {activity_window_days}")

@@ -34,6 +34,7 @@ from ibis import _
 
 from ppxlib.cohorts import default_observation_end
 from ppxlib.engine import customer_frame, exact_sum
+from ppxlib.tables import as_orders
 
 Rule = Callable[[int, int, int], bool]
 
@@ -166,6 +167,7 @@ def rfm_scores(
     >>> scores.loc["f", ["R", "F", "M"]].astype(int).tolist(), scores.loc["f", "segment"]
     ([5, 5, 5], 'Champions')
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, amount_col)
     end = (pd.Timestamp(observation_end) if observation_end is not None
            else default_observation_end(orders, datetime_col))
     o = orders.filter(orders[datetime_col] < end.to_pydatetime())

@@ -655,9 +655,12 @@ def open(  # noqa: A001 - the public name DESIGN.md promises
         if path.is_file() and path.suffix in (".duckdb", ".ddb", ".db"):
             try:
                 con = connect_duckdb(path, read_only=True)
-            except duckdb.Error as err:  # not a database, locked, a newer format, ...
+            except duckdb.Error as err:  # not a database, a newer format, locked, ...
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err)
-                raise ValueError(f"cannot open {path} as a DuckDB database: {first}") from None
+                if "lock" in str(err).lower():  # another process holds it: the environment
+                    raise
+                raise ValueError(f"cannot open {path}: not a DuckDB database ({first})"
+                                 ) from None
             return _from_backend(con, f"DuckDB file {path}", tables)
         if not path.exists():
             raise FileNotFoundError(f"source not found: {mask_secrets(text)}")

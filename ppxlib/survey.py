@@ -38,6 +38,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from ppxlib.cohorts import wilson_interval
 from ppxlib.contract import DEFAULT_SCALES
 from ppxlib.experience import _attach
+from ppxlib.tables import as_table, as_tables
 
 MIN_N = 30
 
@@ -210,6 +211,7 @@ def score_counts(surveys: ir.Table, metric: str, by: list[str] | None = None) ->
         ``[*by], scale_min, scale_max, score, n``. Missing scale columns take the metric's
         default scale (see :data:`ppxlib.contract.DEFAULT_SCALES`).
     """
+    surveys = as_table(surveys, "surveys")
     by = list(by or [])
     low, high = DEFAULT_SCALES[metric]
     t = surveys.filter(surveys.metric == metric)
@@ -311,6 +313,7 @@ def _test_groups(frame, counts, metric, by, higher_is_better, cut) -> pd.DataFra
 
 def response_rate(surveys: ir.Table, orders: ir.Table, metric: str) -> dict:
     """Responses per order and the share of customers who answered at least once."""
+    surveys, orders = as_tables(surveys=surveys, orders=orders)
     responses = surveys.filter(surveys.metric == metric)
     got = responses.aggregate(n=_.count(), customers=_.customer_id.nunique()).execute()
     orders_n = int(orders.count().execute())
@@ -333,6 +336,7 @@ def verbatims(surveys: ir.Table, limit: int = 20, max_chars: int = 280,
     pandas.DataFrame
         ``response_ts, customer_id, metric, score, touchpoint, comment``, newest first.
     """
+    surveys = as_table(surveys, "surveys")
     if "comment" not in surveys.columns:
         return pd.DataFrame(columns=["response_ts", "customer_id", "metric", "score",
                                      "touchpoint", "comment"])

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportions_ztest
 
+from ppxlib.plots import currency_prefix
 from ppxlib.survey import holm
 
 #: Groups with fewer observations are never named as standing out.
@@ -25,10 +26,19 @@ def _pct(x: float, signed: bool = True) -> str:
 
 
 def money(x: float, currency: str = "") -> str:
-    """Format an amount with thousands separators: ``money(1234.5, "€") == '€1,234'``."""
+    """Format an amount with thousands separators: ``money(1234.5, "€") == '€1,234'``.
+
+    The sign goes before the currency, and a code such as "EUR" gets a space; without a
+    currency the amount is a plain number.
+
+    Examples
+    --------
+    >>> money(-30.6, "€"), money(1234.5, "EUR"), money(1234.5)
+    ('−€31', 'EUR 1,234', '1,234')
+    """
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
-    return f"{currency}{x:,.0f}"
+    return f"{'−' if x < 0 else ''}{currency_prefix(currency)}{abs(x):,.0f}"
 
 
 def monthly_revenue(monthly: pd.DataFrame, month: pd.Period, currency: str = "") -> str:
@@ -94,7 +104,7 @@ the 365-day repeat purchase rate is 25.0% (-2.0 pp on January).'
     rate_change = float(k.at["repeat_purchase_rate", "change"])
     change = "" if math.isnan(rate_change) else f" ({rate_change * 100:+.1f} pp on {prev})"
     aov = float(k.at["aov", "value"])
-    aov_text = "n/a" if math.isnan(aov) else f"{currency}{aov:,.2f}"
+    aov_text = "n/a" if math.isnan(aov) else f"{currency_prefix(currency)}{aov:,.2f}"
     rate = float(k.at["repeat_purchase_rate", "value"])
     return (f"In {month.strftime('%B %Y')}, {int(k.at['customers', 'value']):,} buyers placed "
             f"{int(k.at['orders', 'value']):,} orders worth "
@@ -175,9 +185,9 @@ def period_metrics(metrics: pd.DataFrame, month: pd.Period, currency: str = "") 
         text += (f". Churn averaged {row.churn_rate_12m:.1%} a month over the 12 months to "
                  f"{month.strftime('%B %Y')}, a lifespan of {row.lifespan_months:.0f} months")
     if not math.isnan(row.simple_clv):
-        text += (f"; simple CLV: {money(row.aov_window, currency)} per order × "
-                 f"{row.frequency_per_month:.2f} orders a month × {row.lifespan_months:.0f} "
-                 f"months ≈ {money(row.simple_clv, currency)}")
+        text += (f"; at {money(row.aov_window, currency)} an order and "
+                 f"{row.frequency_per_month:.2f} orders a month, a current customer is worth "
+                 f"about {money(row.simple_clv, currency)} over that time (simple CLV)")
     return text + "."
 
 
@@ -253,37 +263,51 @@ def p_alive(p_alive: pd.Series) -> str:
 
 
 def holdout(errors: dict, weeks: float) -> str:
-    """How well the model predicted a period it did not see."""
+    """How well the model predicted a period it did not see, in words.
+
+    Examples
+    --------
+    >>> holdout({"expected_total": 1020.0, "actual_total": 1000.0, "aggregate_error": 0.02,
+    ...          "mae": 0.52}, 26)
+    'Fitted without the last 26 weeks, the model expected 1,020 repeat purchases in them; \
+customers made 1,000 (2.0% more predicted than made; for a single customer it is off by \
+0.52 purchases on average).'
+    """
+    error = errors["aggregate_error"]
+    total = ("as many predicted as made" if abs(error) < 0.0005 else
+             f"{abs(error):.1%} {'more' if error > 0 else 'fewer'} predicted than made")
     return (f"Fitted without the last {weeks:.0f} weeks, the model expected "
             f"{errors['expected_total']:,.0f} repeat purchases in them; customers made "
-            f"{errors['actual_total']:,.0f} ({errors['aggregate_error']:+.1%} error in total, "
-            f"mean absolute error {errors['mae']:.2f} per customer).")
+            f"{errors['actual_total']:,.0f} ({total}; for a single customer it is off by "
+            f"{errors['mae']:.2f} purchases on average).")
 
 
 def model_comparison(table: pd.DataFrame, weeks: float, used: str = "BG/NBD") -> str:
     """How the purchase model this report uses predicted the held-back weeks against the others.
 
+    In words: the models' names and errors are in the table under it and in the section's
+    "How this is computed" note.
+
     Examples
     --------
     >>> t = pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
     ...                   "mae": [0.80, 0.79, 0.70], "customers": [2000] * 3})
-    >>> model_comparison(t, 26, "MBG/NBD")[:62]
-    'Over the 26 held-back weeks, Pareto/NBD predicted customers’ p'
+    >>> model_comparison(t, 26, "MBG/NBD")[:73]
+    'Over the 26 held-back weeks, another model predicted customers’ purchases'
     """
     scored = table.dropna(subset=["mae"])
     if used not in set(scored.model) or len(scored) < 2:
         return "Too few of the models could be fitted to compare them."
     ours = float(scored.loc[scored.model == used, "mae"].iloc[0])
     best = scored.loc[scored.mae.idxmin()]
-    others = ", ".join(f"{r.model} {r.mae:.3f}" for r in scored.itertuples())
     if best.model == used or best.mae >= 0.98 * ours:
-        return (f"{used}, the model this report uses, predicts the {weeks:.0f} held-back weeks "
-                f"about as well as the alternatives or better (mean absolute error per "
-                f"customer: {others}).")
-    return (f"Over the {weeks:.0f} held-back weeks, {best.model} predicted customers’ "
-            f"purchases better than {used} (mean absolute error {best.mae:.3f} vs "
-            f"{ours:.3f}, on {int(best.customers):,} customers); worth a look if the "
-            "difference persists from month to month.")
+        return (f"The model this report uses predicts the {weeks:.0f} held-back weeks about as "
+                f"well as the alternatives or better (off by {ours:.2f} purchases per customer "
+                "on average).")
+    return (f"Over the {weeks:.0f} held-back weeks, another model predicted customers’ "
+            f"purchases better than the one this report uses (off by {best.mae:.2f} against "
+            f"{ours:.2f} purchases per customer, on {int(best.customers):,} customers); worth "
+            "a look if the difference persists from month to month.")
 
 
 def at_risk(risk: dict, shown: int, currency: str = "") -> str:
@@ -301,8 +325,8 @@ def at_risk(risk: dict, shown: int, currency: str = "") -> str:
     if table.empty:
         return "No current customer is more likely gone than active." + lost
     return (f"{risk['candidates']:,} current customers are more likely gone than active, with "
-            f"{money(table.value_at_risk.sum(), currency)} of past spend at risk (spend so far "
-            f"× the chance they have stopped buying); the table shows the "
+            f"{money(table.value_at_risk.sum(), currency)} of past spend at risk (what each has "
+            f"spent, weighted by the chance they have stopped buying); the table shows the "
             f"{min(shown, risk['candidates']):,} with the most at risk.{lost}")
 
 
@@ -322,15 +346,16 @@ def simple_vs_model(simple: float, model_same_horizon: float, lifespan_months: f
 
     Examples
     --------
-    >>> simple_vs_model(300.0, 200.0, 20.0, "€", 0.05, pd.Period("2024-02", "M"))[:60]
-    'Simple CLV is €300 per current customer: a lifespan of 20 mo'
+    >>> simple_vs_model(300.0, 200.0, 20.0, "€", 0.05, pd.Period("2024-02", "M"))[:102]
+    'Simple CLV is €300 per current customer: a lifespan of 20 months (from the 5.0% monthly \
+churn averaged'
     """
     if math.isnan(simple) or math.isnan(model_same_horizon):
         return "There is not enough history to compare the simple and the model CLV."
     ratio = simple / model_same_horizon if model_same_horizon else float("nan")
     source = ""
     if churn_12m is not None and month is not None:
-        source = (f" (1 ÷ the {churn_12m:.1%} monthly churn averaged over the 12 months to "
+        source = (f" (from the {churn_12m:.1%} monthly churn averaged over the 12 months to "
                   f"{month.strftime('%B %Y')})")
     return (f"Simple CLV is {money(simple, currency)} per current customer: a lifespan of "
             f"{lifespan_months:.0f} months{source}; the model, over the same "
@@ -406,12 +431,13 @@ def survey_scores(scores: pd.DataFrame, window: str) -> str:
     parts = []
     for r in scores.itertuples():
         if r.metric == "nps":
-            parts.append(f"NPS {r.score:+.0f} ({r.low:+.0f} to {r.high:+.0f}, n = {r.n:,})")
+            parts.append(f"NPS {r.score:+.0f} ({r.low:+.0f} to {r.high:+.0f}, "
+                         f"{r.n:,} answers)")
         else:
             label = "CSAT" if r.metric == "csat" else "CES"
             what = "satisfied" if r.metric == "csat" else "found it easy"
             parts.append(f"{label} {r.score:.0%} {what} ({r.low:.0%}–{r.high:.0%}, "
-                         f"{r.scale} scale, n = {r.n:,})")
+                         f"{r.n:,} answers on a {r.scale} scale)")
     return f"In {window}: " + "; ".join(parts) + "."
 
 
@@ -478,7 +504,7 @@ def survey_difference(found: dict, window: str, name: str | None = None) -> str:
     ...                    "table": None, "lead": lead, "clear": True, "groups": 2},
     ...                   "the 12 months to October 2026")
     'In the 12 months to October 2026, CSAT after a late delivery was 37% satisfied \
-(n = 186) against 80% after an on-time one (n = 1,243): 43 points lower (35 to 50).'
+(186 answers) against 80% after an on-time one (1,243 answers): 43 points lower (35 to 50).'
     """
     metric, by, lead = found["metric"], found["by"], found["lead"]
     if found["reference"] is None:
@@ -491,8 +517,8 @@ def survey_difference(found: dict, window: str, name: str | None = None) -> str:
     scale = 1 if metric == "nps" else 100
     diff, low, high = (lead[k] * scale for k in ("difference", "low", "high"))
     text = (f"In {window}, {label} {mine} was {_scored(metric, lead['score'])} "
-            f"(n = {lead['n']:,}) against {_score(metric, lead['versus_score'])} {theirs} "
-            f"(n = {lead['n_versus']:,})")
+            f"({lead['n']:,} answers) against {_score(metric, lead['versus_score'])} {theirs} "
+            f"({lead['n_versus']:,} answers)")
     if lead["clear"]:
         near, far = sorted((abs(low), abs(high)))
         return (text + f": {abs(diff):.0f} points {'lower' if diff < 0 else 'higher'} "

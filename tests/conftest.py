@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
 #: A fixed "now" so that tests do not depend on the day they run.
 AS_OF = dt.datetime(2026, 11, 23)
+
+
+def java_problem() -> str | None:
+    """Why Spark could not start its JVM here (as pyspark looks for Java), or None."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        if not os.access(Path(home) / "bin" / "java", os.X_OK):
+            return f"JAVA_HOME={home} has no bin/java; Spark needs Java 17"
+        return None
+    if shutil.which("java") is None:
+        return "no java on PATH and JAVA_HOME is not set; Spark needs Java 17"
+    return None
 
 
 @pytest.fixture

@@ -264,7 +264,7 @@ def test_files_that_are_not_what_they_seem_are_named_for_what_they_are(case, mes
 
 
 def test_a_file_that_is_not_a_database_is_a_one_line_error():
-    with pytest.raises(ValueError, match=r"shop.duckdb as a DuckDB database: .*not a valid"):
+    with pytest.raises(ValueError, match=r"shop.duckdb: not a DuckDB database .*not a valid"):
         ppxlib.open(CORPUS / "not_a_database" / "shop.duckdb")
 
 

@@ -881,3 +881,25 @@ def test_a_shop_with_hostile_labels_renders_every_report(tmp_path):
             width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
             assert width <= 1600 and height <= 2000, (page.name, width, height)
         assert page.stat().st_size < 3 * 2**20, page.name
+
+
+#: Method words that belong in a "How this is computed" note, a table or the Definitions.
+METHOD_WORDS = ("Wilson", "log-rank", "Holm", "Newcombe", "BG/NBD", "Pareto/NBD",
+                "Gamma-Gamma", "Kaplan", "p =", "(E − N)", "(E−N)", "seeds", "redact=",
+                "top two boxes", "mean absolute error", "censored")
+
+
+def test_sample_pages_show_no_chart_twice_and_methods_only_in_notes(sample_run):
+    # issue 16: 04 drew the late-delivery curves in the grid and again alone; method names
+    # and formulas sat in section intros, takeaways and chart titles
+    out, _ = sample_run
+    for name in ("00_overview", "01_retention", "02_churn", "03_clv", "04_experience"):
+        page = out / "2026-10" / f"{name}.html"
+        text = page.read_text()
+        images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+        assert len(images) == len(set(images)), page.name
+        assert "How this is computed</summary>" in text, page.name
+        body = re.split(r'<section[^>]*id="definitions"', text)[0]  # the reference may
+        body = re.sub(r"<details.*?</details>|<table.*?</table>", "", body, flags=re.S)
+        shown = _text(body)
+        assert not [w for w in METHOD_WORDS if w in shown], page.name

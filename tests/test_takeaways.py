@@ -114,12 +114,12 @@ def test_survey_lead_and_single_groups_from_breakdowns():
     ranked = rank_breakdowns([kept, one, late])
     lead = takeaways.survey_lead(ranked, WINDOW)
     assert lead.startswith("The clearest difference: in the 12 months to October 2026, CSAT "
-                           "after a late delivery was 37% satisfied (n = 100) against 80% "
-                           "after an on-time one (n = 100): 43 points lower (")
+                           "after a late delivery was 37% satisfied (100 answers) against 80% "
+                           "after an on-time one (100 answers): 43 points lower (")
     few = breakdown(counts({"late": {5: 1, 1: 13}, "on time": {5: 80, 1: 20}}, "delivery"),
                     "csat", "delivery", reference="on time")
     assert takeaways.survey_difference(few, WINDOW).endswith(
-        "(n = 100): too few answers to judge.")
+        "(100 answers): too few answers to judge.")
     unclear = takeaways.survey_difference(kept, WINDOW)
     assert "not a clear difference" in unclear and "about one that was kept" in unclear
     assert takeaways.single_groups(ranked, WINDOW).endswith(
@@ -134,7 +134,7 @@ def test_survey_scores_name_their_window():
     scores = pd.DataFrame({"metric": ["nps"], "score": [21.0], "low": [17.0], "high": [26.0],
                            "n": [1472], "scale": ["0-10"]})
     assert takeaways.survey_scores(scores, WINDOW) == (
-        "In the 12 months to October 2026: NPS +21 (+17 to +26, n = 1,472).")
+        "In the 12 months to October 2026: NPS +21 (+17 to +26, 1,472 answers).")
 
 
 def test_reorder_without_any_second_order_says_so_in_words():
@@ -156,3 +156,49 @@ def test_reorder_says_whether_curves_differ_without_the_test_or_its_p_value():
     text = takeaways.reorder(summary, {"p_value": 0.001, "reason": None}, "channel")
     assert text.endswith("By channel, the curves differ clearly.")
     assert "log-rank" not in text and "p =" not in text
+
+
+# --- plain words and the currency (issue 16) ------------------------------------------------
+
+METHOD_WORDS = ("BG/NBD", "Pareto", "Gamma", "Wilson", "log-rank", "Holm", "Newcombe",
+                "p =", "mean absolute error", " × ", " ÷ ", "(E", "n = ")
+
+
+def _plain(text: str) -> None:
+    assert not [w for w in METHOD_WORDS if w in text], text
+
+
+def test_model_takeaways_say_it_in_words_without_model_names_or_formulas():
+    compared = pd.DataFrame({"model": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
+                             "mae": [0.80, 0.79, 0.70], "customers": [2000] * 3})
+    worse = takeaways.model_comparison(compared, 26, "MBG/NBD")
+    assert "off by 0.70 against 0.79 purchases per customer" in worse
+    same = takeaways.model_comparison(compared.assign(mae=[0.80, 0.70, 0.71]), 26, "MBG/NBD")
+    assert same.startswith("The model this report uses predicts the 26 held-back weeks")
+    held = takeaways.holdout({"expected_total": 980.0, "actual_total": 1000.0,
+                              "aggregate_error": -0.02, "mae": 0.52}, 26)
+    assert "2.0% fewer predicted than made" in held and "off by 0.52 purchases" in held
+    metrics = pd.DataFrame({"month": [pd.Period("2024-02", "M")], "customers_start": [200],
+                            "retention_rate_exact": [0.9], "won_back_rate": [0.02],
+                            "retention_rate": [0.92], "churn_rate": [0.08],
+                            "churn_rate_12m": [0.05], "lifespan_months": [20.0],
+                            "aov_window": [50.0], "frequency_per_month": [0.3],
+                            "simple_clv": [300.0]})
+    month = takeaways.period_metrics(metrics, pd.Period("2024-02", "M"), "€")
+    assert "at €50 an order and 0.30 orders a month, a current customer is worth about €300" in (
+        month)
+    simple = takeaways.simple_vs_model(300.0, 200.0, 20.0, "€", 0.05, pd.Period("2024-02", "M"))
+    for text in (worse, same, held, month, simple):
+        _plain(text)
+
+
+def test_every_amount_in_a_takeaway_carries_the_currency():
+    monthly = pd.DataFrame({"month": pd.period_range("2026-09", periods=2, freq="M"),
+                            "revenue": [27_323.0, 32_262.0], "orders": [478, 535]})
+    assert "was €32,262 from 535 orders" in takeaways.monthly_revenue(
+        monthly, pd.Period("2026-10", "M"), "€")
+    k = pd.DataFrame({"kpi": ["customers", "orders", "revenue", "aov", "repeat_purchase_rate"],
+                      "value": [469, 535, 32_262.0, 60.3, 0.452], "change": [0, 0, 0, 0, 0.01]})
+    text = takeaways.headline(k, pd.Period("2026-10", "M"), "EUR")
+    assert "worth EUR 32,262 (average order EUR 60.30)" in text
+    assert takeaways.money(-30.6, "€") == "−€31" and takeaways.money(1234.5) == "1,234"
