@@ -41,7 +41,8 @@ def test_examples_never_show_columns_outside_the_contract():
     assert "email" not in quality.examples[("orders", "negative_amount")].columns
 
 
-def test_redacted_examples_show_pseudonyms_and_short_excerpts():
+def test_redacted_examples_show_pseudonyms_and_short_excerpts(monkeypatch):
+    monkeypatch.setenv("PPX_REDACT_KEY", "a key for this test only")
     quality = _quality()
     plain = quality.to_html()
     assert "C000123" in plain and "O-7731" in plain  # unredacted, ids are shown
