@@ -147,7 +147,8 @@ def first_order_covariates(orders: ir.Table, end: dt.datetime) -> pd.DataFrame:
 def customer_table(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table | None,
                    surveys: ir.Table | None, observation_end: dt.datetime,
                    fast_ticket_hours: float = 24.0,
-                   durations: pd.DataFrame | None = None) -> pd.DataFrame:
+                   durations: pd.DataFrame | None = None,
+                   experience: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per customer: the first order's experience, who they are, time to reorder.
 
     Parameters
@@ -157,6 +158,9 @@ def customer_table(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table
     durations : pandas.DataFrame, optional
         :func:`ppxlib.repurchase.second_order_durations` of the same orders and end (the
         report computes it once for several pages).
+    experience : pandas.DataFrame, optional
+        :func:`ppxlib.experience.first_order_experience` of the same tables and end, with
+        the same ``fast_ticket_hours``, if already computed (the experience report has it).
 
     Returns
     -------
@@ -173,7 +177,9 @@ def customer_table(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table
     """
     end = pd.Timestamp(observation_end).to_pydatetime()
     o, r, t, s = point_in_time(orders, returns, tickets, surveys, end)
-    experience = first_order_experience(o, r, t, s, fast_ticket_hours, observation_end=end)
+    if experience is None:
+        experience = first_order_experience(o, r, t, s, fast_ticket_hours,
+                                            observation_end=end)
     covariates = first_order_covariates(o, end)
     if durations is None:
         durations = second_order_durations(orders, end)

@@ -235,3 +235,15 @@ def test_big_shops_are_fitted_on_a_stated_random_share():
     assert "compared on a random 250 of the 300 customers" in notes
     assert _row(result.differences, "delivery", "late").followed < 150
     assert result.customers == 300  # the counts shown are the shop's, not the sample's
+
+
+def test_a_first_order_experience_already_computed_gives_the_same_table():
+    from ppxlib.experience import first_order_experience
+
+    shop = simulate_shop(customers=1500, seed=4, start="2024-01-01", end="2025-07-01")
+    clean = ppxlib.open(shop.tables()).validate(as_of=dt.datetime(2025, 7, 1))
+    end = dt.datetime(2025, 7, 1)
+    tables = (clean.orders, clean.returns, clean.tickets, clean.surveys)
+    first = first_order_experience(*tables, observation_end=end)
+    pd.testing.assert_frame_equal(adjusted.customer_table(*tables, end, experience=first),
+                                  adjusted.customer_table(*tables, end))
