@@ -50,15 +50,15 @@ HEADLINES = (
     Headline("new_customers", "New customers", "count", "00_overview", "new_customers"),
     Headline("repeat_purchase_rate", "Repeat purchase rate (365 days)", "share",
              "00_overview", "repeat_purchase_rate"),
-    Headline("churn_rate", "Churn (customers lost in the month)", "share", "01_retention",
+    Headline("churn_rate", "Churn rate (lost, net of those won back)", "share", "01_retention",
              "churn_rate", higher_is_better=False),
     Headline("expected_value", "Expected value per customer, next 12 months", "currency",
              "03_clv", "mean_clv"),
     Headline("nps", "NPS (12 months)", "points", "04_experience", "nps_0-10"),
     Headline("csat", "CSAT, share satisfied (12 months)", "share", "04_experience", "csat_*"),
     Headline("on_time_rate", "On-time delivery", "share", "04_experience", "on_time_rate"),
-    Headline("return_rate", "Orders returned", "share", "04_experience", "return_rate",
-             higher_is_better=False),
+    Headline("return_rate", "Orders returned (12 months)", "share", "04_experience",
+             "return_rate_12m", higher_is_better=False),
 )
 #: The reports the headlines come from, as the page names them.
 REPORTS = {"00_overview": "overview", "01_retention": "retention", "03_clv": "customer value",

@@ -171,7 +171,7 @@ def test_the_sample_landing_page_shows_october_revenue_beside_september_and_a_ye
     assert f"vs October 2025 (€{year_ago:,.0f})" in card
     assert f"{(revenue('2026-10') / year_ago - 1):+.1%} vs October 2025" in card
     # the reports that were not run show n/a, never 0
-    assert "Churn (customers lost in the month) n/a The retention report was not run" in text
+    assert "Churn rate (lost, net of those won back) n/a The retention report was not run" in text
 
 
 def test_the_page_starts_with_the_first_report_of_the_latest_month(tmp_path):
