@@ -295,17 +295,28 @@ def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path
 
     # Encrypt the kernel's sockets when it can (it then stops warning that it cannot).
     config = Config({"KernelManager": {"transport_encryption": "auto"}})
-    try:
-        pm.execute_notebook(str(notebook), str(output), parameters=parameters,
-                            kernel_name="python3", progress_bar=False, cwd=str(cwd),
-                            execution_timeout=timeout, report_mode=False, config=config)
-        return None
-    except pm.PapermillExecutionError as err:
-        return _error_line(err.ename, err.evalue)
-    except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
-        if _environment_error(err):
-            raise
-        return f"{type(err).__name__}: {err}".strip()
+    for attempt in (1, 2):
+        try:
+            pm.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                kernel_name="python3", progress_bar=False, cwd=str(cwd),
+                                execution_timeout=timeout, report_mode=False, config=config)
+            return None
+        except pm.PapermillExecutionError as err:
+            return _error_line(err.ename, err.evalue)
+        except Exception as err:  # the kernel died, a timeout, a broken notebook file, ...
+            if _environment_error(err):
+                raise
+            if attempt == 1 and _kernel_did_not_start(err):
+                continue  # nothing ran yet: start a new kernel once
+            return f"{type(err).__name__}: {err}".strip()
+    return None  # pragma: no cover - the loop always returns
+
+
+def _kernel_did_not_start(err: BaseException) -> bool:
+    """A kernel that died before answering: typically a port another process took between
+    jupyter_client picking it and the kernel binding it. No cell has run, so a second kernel
+    is safe to start."""
+    return "died before replying to kernel_info" in str(err)
 
 
 def _environment_error(err: BaseException) -> bool:

@@ -903,3 +903,27 @@ def test_sample_pages_show_no_chart_twice_and_methods_only_in_notes(sample_run):
         body = re.sub(r"<details.*?</details>|<table.*?</table>", "", body, flags=re.S)
         shown = _text(body)
         assert not [w for w in METHOD_WORDS if w in shown], page.name
+
+
+def test_a_kernel_that_dies_before_starting_is_started_once_more(monkeypatch, tmp_path):
+    """A port taken by another process between jupyter_client's pick and the kernel's bind
+    kills the kernel before any cell runs; the runner starts a second one, once."""
+    import papermill
+
+    from ppxlib.report import _execute
+
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) < failures + 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    failures = 1
+    assert _execute(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {}, tmp_path, 60) is None
+    assert len(calls) == 2
+    calls.clear()
+    failures = 2  # dying twice is a failed report, not an endless retry
+    error = _execute(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {}, tmp_path, 60)
+    assert "died before replying" in error and len(calls) == 2
