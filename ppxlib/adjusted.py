@@ -53,13 +53,13 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.engine import customer_frame, first_by
 from ppxlib.experience import first_order_experience
 from ppxlib.pointintime import cut_table
 from ppxlib.repurchase import second_order_durations
+from ppxlib.survey import holm
 
 #: factor column -> (reference level, what the reference customers had, in words)
 FACTORS: dict[str, tuple[str, str]] = {
@@ -427,7 +427,7 @@ def _ph_test(frame, references, covariates, cph_columns, sample, seed, notes):  
     factor_terms = [c for c in p.index if c.split("=")[0] in references]
     adjusted = pd.Series(np.nan, index=cph_columns)
     if factor_terms:
-        adjusted[factor_terms] = multipletests(p[factor_terms].to_numpy(), method="holm")[1]
+        adjusted[factor_terms] = holm(p[factor_terms].to_numpy())
     return adjusted
 
 

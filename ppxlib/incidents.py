@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from ibis import _
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
+
+from ppxlib.survey import holm as holm_adjust
 
 NOT_GIVEN = "(not given)"
 COLUMNS = ["topic", "count", "share", "trailing_count", "trailing_share", "ratio", "p_value",
@@ -122,7 +123,7 @@ def recurring(table: ir.Table, column: str, ts_column: str, month, trailing_mont
     holm = np.full(len(p), np.nan)
     tested = np.isfinite(p)
     if tested.any():
-        holm[tested] = multipletests(p[tested], method="holm")[1]
+        holm[tested] = holm_adjust(p[tested])
     share = k / n if n else k * np.nan
     trailing = m / big_n if big_n else m * np.nan
     out = pd.DataFrame({"topic": topics, "count": k.to_numpy(), "share": share.to_numpy(),

@@ -20,8 +20,8 @@ difference is drawn from its sampling distribution (normal, its delta-method sta
 error), together. The amount is *associated with* the experience in observational data;
 it is not proof that fixing the experience would earn it.
 
-The overview page and ``04_experience`` both call :func:`value_at_stake`, so they show one
-number.
+The one-page briefing (``00_briefing``) prices the month's problems with
+:func:`value_at_stake`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ppxlib.adjusted import FACTORS, _words
+from ppxlib.takeaways import money
 
 COLUMNS = ["factor", "level", "reference", "customers", "without_prediction", "relative",
            "amount", "low", "high", "sentence"]
@@ -120,7 +121,7 @@ def value_at_stake(differences: pd.DataFrame, customers: pd.DataFrame, expected:
 
 
 def _money(x: float, currency: str) -> str:
-    return f"{currency}{abs(x):,.0f}"
+    return money(abs(x), currency)  # the sentence says "less" or "more": no sign
 
 
 def stake_sentence(row: dict, month: pd.Period, months: int = 12, currency: str = "") -> str:
