@@ -182,7 +182,7 @@ def customer_table(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table
                                             observation_end=end)
     covariates = first_order_covariates(o, end)
     if durations is None:
-        durations = second_order_durations(orders, end)
+        durations = second_order_durations(o, end)
     reorder = durations[["customer_id", "days", "reordered"]].set_index("customer_id")
     frame = experience.join(covariates, how="inner").join(reorder, how="inner")
     for column in COVARIATES:
