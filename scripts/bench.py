@@ -20,6 +20,7 @@ import datetime as dt
 import multiprocessing as mp
 import platform
 import resource
+import shutil
 import statistics
 import sys
 import time
@@ -191,18 +192,65 @@ def fit_ppx_checked(summary) -> None:
     assert np.isfinite(model.params_.to_numpy()).all()
 
 
+#: Customers simulated at a time when writing a large shop: one chunk's pandas tables fit in
+#: a few GB, and each chunk is appended to the Parquet files as it is made.
+CHUNK_CUSTOMERS = 1_000_000
+
+
+def write_shop(folder: Path, customers: int, seed: int) -> Path:
+    """The whole simulated shop (all four tables) as Parquet under ``folder``, made once.
+
+    Shops larger than :data:`CHUNK_CUSTOMERS` are simulated in chunks of that many customers
+    with seeds ``seed * 1000 + k``, their ids made unique by the chunk number, and appended
+    row group by row group: the same process for any size, in bounded memory.
+    """
+    if (folder / "orders.parquet").exists():
+        return folder
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ppxlib.simulate import ShopParameters, simulate_shop
+
+    # More frequent buyers than the sample shop: about ten orders per customer.
+    truth = ShopParameters(r=1.0, alpha=3.2, a=0.5, b=8.0)
+    work = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    chunks = -(-customers // CHUNK_CUSTOMERS)
+    for k in range(chunks):
+        size = min(CHUNK_CUSTOMERS, customers - k * CHUNK_CUSTOMERS)
+        print(f"simulating customers {k * CHUNK_CUSTOMERS:,}-{k * CHUNK_CUSTOMERS + size:,} "
+              f"of {customers:,} ...", file=sys.stderr, flush=True)
+        shop = simulate_shop(customers=size, seed=seed if chunks == 1 else seed * 1000 + k,
+                             parameters=truth)
+        for name, frame in shop.tables().items():
+            if chunks > 1:  # ids unique across chunks; chunk 0 keeps the one-chunk ids
+                frame = frame.copy()
+                for column in ("customer_id", "ticket_id"):
+                    if column in frame and k:
+                        frame[column] = f"{k}-" + frame[column].astype(str)
+                for column in ("order_id", "response_id"):
+                    if column in frame:
+                        frame[column] = frame[column] + k * 10**9
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if name not in writers:
+                writers[name] = pq.ParquetWriter(work / f"{name}.parquet", table.schema)
+            writers[name].write_table(table.cast(writers[name].schema), row_group_size=1_000_000)
+        del shop
+    for writer in writers.values():
+        writer.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    work.rename(folder)
+    return folder
+
+
 def _shop_folder(path: str) -> Path:
     """The whole simulated shop (all four tables) beside the orders file, written once."""
     orders = Path(path)
-    folder = orders.parent / orders.stem.replace("orders-", "shop-")
-    if not (folder / "orders.parquet").exists():
-        from ppxlib.simulate import ShopParameters, simulate_shop
-
-        customers, seed = (int(x) for x in orders.stem.split("-")[1:3])
-        print(f"simulating the whole shop of {customers:,} customers ...", file=sys.stderr)
-        truth = ShopParameters(r=1.0, alpha=3.2, a=0.5, b=8.0)
-        simulate_shop(customers=customers, seed=seed, parameters=truth).write(
-            folder, fmt="parquet")
+    customers, seed = (int(x) for x in orders.stem.split("-")[1:3])
+    folder = write_shop(orders.parent / orders.stem.replace("orders-", "shop-"), customers,
+                        seed)
     import ppxlib.report  # noqa: F401 - import cost is not what we measure
 
     return folder
@@ -267,6 +315,28 @@ def adjusted_ppx(frame) -> None:
     adjusted.fit_adjusted(frame)
 
 
+def _scale_orders(folder: str):
+    """The scale case's orders, read through ppx's own capped DuckDB connection."""
+    return _ppx_orders(str(Path(folder) / "orders.parquet"))
+
+
+def _scale_shop(folder: str) -> Path:
+    import ppxlib.report  # noqa: F401 - import cost is not what we measure
+
+    return Path(folder)
+
+
+#: The scale case (``--scale``): each stage at each size, on the whole simulated shop.
+SCALE_STAGES = {
+    "rfm_summary": "scale: rfm_summary (ppx, DuckDB)",
+    "cohort matrix": "scale: cohort matrix (ppx, DuckDB)",
+    "ppx report": "scale: ppx report, all notebooks, one month",
+}
+SCALE_CUSTOMERS = (100_000, 1_000_000, 5_000_000)
+#: Time per order of the whole report at the largest size against the middle one.
+SCALE_TARGET = 1.2
+SCALE_MEMORY_MIB = 24 * 1024  # this machine
+
 CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
     "rfm_summary (ppx, DuckDB)": (_ppx_orders_summary, summary_ppx),
     "GROUP BY customer, day (DuckDB floor)": (_duckdb, summary_floor),
@@ -283,6 +353,9 @@ CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
                                                                         report_sample),
     "adjusted Cox fit (ppx, lifelines)": (_experience_frame, cox_ppx),
     "adjusted comparison, Cox + 90-day model + check (ppx)": (_experience_frame, adjusted_ppx),
+    SCALE_STAGES["rfm_summary"]: (_scale_orders, summary_ppx),
+    SCALE_STAGES["cohort matrix"]: (_scale_orders, cohorts_ppx),
+    SCALE_STAGES["ppx report"]: (_scale_shop, report_ppx),
 }
 #: (case, reference, what the issue asks) - reported as time ratios case / reference.
 COMPARISONS = [
@@ -372,6 +445,100 @@ def _make_data_in_child(folder: Path, customers: int, seed: int) -> Path:
         return pool.apply(make_data, (folder, customers, seed))
 
 
+def growth(seconds: dict[int, float], a: int, b: int) -> float:
+    """How time grows from ``a`` to ``b`` orders: the exponent k in time ~ orders**k.
+
+    Examples
+    --------
+    >>> round(growth({10: 2.0, 50: 10.0}, 10, 50), 3)  # five times the orders, five times
+    1.0
+    """
+    import math
+
+    return math.log(seconds[b] / seconds[a]) / math.log(b / a)
+
+
+def _write_shop_in_child(folder: Path, customers: int, seed: int) -> Path:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(write_shop, (folder, customers, seed))
+
+
+def run_scale(data: Path, customers: list[int], seed: int, runs: int) -> str:
+    """Each scale stage at each shop size; a Markdown report, with ``bench/scale.png``."""
+    import pyarrow.parquet as pq
+
+    rows: list[dict] = []
+    for n in customers:
+        folder = _write_shop_in_child(data / f"shop-{n}-{seed}", n, seed)
+        orders = pq.ParquetFile(folder / "orders.parquet").metadata.num_rows
+        for stage, case in SCALE_STAGES.items():
+            samples = []
+            for round_number in range(1, runs + 1):
+                print(f"scale {n:,} customers, round {round_number}/{runs}: {stage} ...",
+                      file=sys.stderr, flush=True)
+                samples.append(measure_once(case, str(folder)))
+            r = summarise(case, samples)
+            rows.append({"stage": stage, "customers": n, "orders": orders,
+                         "seconds": r["median_s"], "peak_mib": r["peak_mib"]})
+    _plot_scale(rows, ROOT / "bench" / "scale.png")
+
+    lines = ["| stage | customers | orders | seconds | µs per order | peak MiB |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['stage']} | {r['customers']:,} | {r['orders']:,} | "
+                     f"{r['seconds']:.1f} | {r['seconds'] / r['orders'] * 1e6:.2f} | "
+                     f"{r['peak_mib']:.0f} |")
+    sizes = sorted({r["orders"] for r in rows})
+    if len(sizes) >= 2:
+        a, b = sizes[-2], sizes[-1]
+        lines += ["", f"Growth from {a:,} to {b:,} orders (time ~ orders^k; k = 1 is linear):",
+                  "", "| stage | k | time per order, largest / middle size |", "|---|---:|---:|"]
+        exponents = {}
+        for stage in SCALE_STAGES:
+            t = {r["orders"]: r["seconds"] for r in rows if r["stage"] == stage}
+            exponents[stage] = growth(t, a, b)
+            lines.append(f"| {stage} | {exponents[stage]:.2f} | "
+                         f"{(t[b] / b) / (t[a] / a):.2f} |")
+        report = {r["orders"]: r for r in rows if r["stage"] == "ppx report"}
+        per_order = (report[b]["seconds"] / b) / (report[a]["seconds"] / a)
+        fastest = max(exponents, key=exponents.get)
+        lines += ["", f"Fastest-growing stage: {fastest} (k = {exponents[fastest]:.2f}).",
+                  f"Whole report: time per order at {b:,} orders is {per_order:.2f}x that at "
+                  f"{a:,} (target <= {SCALE_TARGET}); peak memory "
+                  f"{report[b]['peak_mib'] / 1024:.1f} GiB of the process tree (target: "
+                  f"within this machine's {SCALE_MEMORY_MIB // 1024} GiB), DuckDB capped at "
+                  "1 GB per connection."]
+    return "\n".join(lines)
+
+
+def _plot_scale(rows: list[dict], path: Path) -> None:
+    """Time per million orders and peak memory against orders, one line per stage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), dpi=100)
+    for stage in SCALE_STAGES:
+        mine = sorted((r for r in rows if r["stage"] == stage), key=lambda r: r["orders"])
+        x = [r["orders"] / 1e6 for r in mine]
+        left.plot(x, [r["seconds"] / r["orders"] * 1e6 for r in mine], marker="o",
+                  label=stage)
+        right.plot(x, [r["peak_mib"] / 1024 for r in mine], marker="o", label=stage)
+    for ax, title in ((left, "seconds per million orders"), (right, "peak memory, GiB")):
+        ax.set_xscale("log")
+        ax.set_xlabel("orders, millions (log scale)")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -379,7 +546,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
     parser.add_argument("--case", action="append", help="run only these cases")
+    parser.add_argument("--scale", action="store_true",
+                        help="the scale case instead: rfm_summary, the cohort matrix and the "
+                             "whole report at 100k, 1M and 5M customers (~1M, ~10M, ~50M "
+                             "orders), written to bench/scale.md and bench/scale.png")
+    parser.add_argument("--scale-customers", type=lambda text: [int(x) for x in text.split(",")],
+                        default=list(SCALE_CUSTOMERS),
+                        help="shop sizes of the scale case, comma-separated")
     args = parser.parse_args(argv)
+    if args.scale:
+        import os
+
+        text = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+                f"{platform.python_version()}; {args.runs} run(s) per point, each in a fresh "
+                f"process; {dt.date.today()}.\n\n"
+                + run_scale(args.data, args.scale_customers, args.seed, args.runs))
+        print(text)
+        (ROOT / "bench" / "scale.md").write_text(text + "\n")
+        return 0
 
     path = _make_data_in_child(args.data, args.customers, args.seed)
     import pyarrow.parquet as pq
