@@ -337,6 +337,70 @@ SCALE_CUSTOMERS = (100_000, 1_000_000, 5_000_000)
 SCALE_TARGET = 1.2
 SCALE_MEMORY_MIB = 24 * 1024  # this machine
 
+
+# pymc-marketing, the Bayesian peer (the optional bench extra: pip install -e ".[dev,bench]").
+# Without it these cases are skipped; see _available.
+PYMC_MARKETING_CASES = ("rfm_summary (pymc-marketing)",
+                        "BG/NBD fit (pymc-marketing, MAP, flat priors)")
+
+
+def _pymc_marketing_input(path: str):
+    import pymc_marketing.clv.utils  # noqa: F401
+
+    return _lifetimes_input(path)  # the very frame lifetimes gets
+
+
+def summary_pymc_marketing(orders) -> None:
+    from pymc_marketing.clv.utils import rfm_summary
+
+    rfm_summary(orders, "customer_id", "order_ts", "amount",
+                observation_period_end="2026-10-31", time_unit="D")
+
+
+def _pymc_marketing_fit_input(path: str):
+    """The weekly summary fit_ppx gets, as pymc-marketing wants it (customer_id a column),
+    flat priors on the four BG/NBD parameters (so that MAP is the maximum-likelihood fit),
+    and ppx's parameters to compare with (fitted here, untimed)."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.clv import BetaGeoModel  # noqa: F401
+
+    from ppxlib.clv import fit_clv
+
+    summary = _summary_frame(path)
+    data = summary[["frequency", "recency", "T"]].reset_index()
+    # HalfFlat: uniform on (0, inf); find_MAP maximises without the log transform's Jacobian,
+    # so the mode is the likelihood's.
+    flat = {name: Prior("HalfFlat") for name in ("r", "alpha", "a", "b")}
+    ppx = fit_clv(summary, time_unit_days=7, fit_spend=False).params_
+    return data, flat, ppx
+
+
+def fit_pymc_marketing(state) -> None:
+    from pymc_marketing.clv import BetaGeoModel
+
+    data, flat, ppx = state
+    idata = BetaGeoModel(model_config=flat).fit(data=data, method="map", progressbar=False)
+    found = {name: float(idata.posterior[name].values.squeeze()) for name in ppx.index
+             if name in ("r", "alpha", "a", "b")}
+    worst = max(abs(found[n] / ppx[n] - 1) for n in found)
+    print("    pymc-marketing MAP: " + ", ".join(f"{n}={v:.6g}" for n, v in found.items())
+          + "; ppx fit_clv: " + ", ".join(f"{n}={ppx[n]:.6g}" for n in found)
+          + f"; largest relative difference {worst:.1e}", file=sys.stderr)
+
+
+def _available(cases: list[str]) -> list[str]:
+    """``cases`` without those whose optional peer is not installed (said in one line)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pymc_marketing") is not None:
+        return cases
+    skipped = [case for case in cases if case in PYMC_MARKETING_CASES]
+    if skipped:
+        print(f"skipping {len(skipped)} pymc-marketing case(s): pymc_marketing is not "
+              "installed (./tasks bench installs it: the bench extra)", file=sys.stderr)
+    return [case for case in cases if case not in skipped]
+
+
 CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
     "rfm_summary (ppx, DuckDB)": (_ppx_orders_summary, summary_ppx),
     "GROUP BY customer, day (DuckDB floor)": (_duckdb, summary_floor),
@@ -356,6 +420,9 @@ CASES: dict[str, tuple[Callable[[str], Any], Callable[[Any], None]]] = {
     SCALE_STAGES["rfm_summary"]: (_scale_orders, summary_ppx),
     SCALE_STAGES["cohort matrix"]: (_scale_orders, cohorts_ppx),
     SCALE_STAGES["ppx report"]: (_scale_shop, report_ppx),
+    "rfm_summary (pymc-marketing)": (_pymc_marketing_input, summary_pymc_marketing),
+    "BG/NBD fit (pymc-marketing, MAP, flat priors)": (_pymc_marketing_fit_input,
+                                                      fit_pymc_marketing),
 }
 #: (case, reference, what the issue asks) - reported as time ratios case / reference.
 COMPARISONS = [
@@ -365,6 +432,8 @@ COMPARISONS = [
     ("BG/NBD fit (ppx fit_clv)", "BG/NBD fit (lifetimes plain)", "<= 1/5"),
     ("cohort matrix (ppx, DuckDB)", "GROUP BY customer, month (DuckDB floor)", "<= 1.5"),
     ("cohort matrix (ppx, DuckDB)", "cohort matrix (plain pandas, from Parquet)", "<= 0.5"),
+    ("rfm_summary (ppx, DuckDB)", "rfm_summary (pymc-marketing)", "peer: none"),
+    ("BG/NBD fit (ppx fit_clv)", "BG/NBD fit (pymc-marketing, MAP, flat priors)", "peer: none"),
 ]
 #: Absolute targets: case -> (seconds, MiB).
 LIMITS = {"ppx report, all notebooks, one month": (120, 4096),
@@ -569,7 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(path).metadata.num_rows
-    cases = args.case or list(CASES)
+    default = [case for case in CASES if case not in SCALE_STAGES.values()]
+    cases = _available(args.case or default)
     samples: dict[str, list[tuple[float, float]]] = {case: [] for case in cases}
     for round_number in range(1, args.runs + 1):
         for case in cases:

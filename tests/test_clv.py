@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import ibis
@@ -72,6 +73,27 @@ def test_collapsing_rows_gives_lifetimes_plain_fit(cdnow_calibration, cdnow_mode
                   cdnow_calibration["T"])
     for name in ("r", "alpha", "a", "b"):
         assert cdnow_model.params_[name] == pytest.approx(plain.params_[name], rel=1e-4)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pymc_marketing") is None,
+                    reason="pymc-marketing (the bench extra) is not installed")
+def test_pymc_marketing_map_with_flat_priors_gives_fit_clv_bgnbd(cdnow_calibration):
+    """The benchmark's peer fits the same model: with flat priors its MAP is the maximum
+    likelihood that fit_clv finds (the bench compares their times, so they must agree)."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.clv import BetaGeoModel
+
+    ppx = fit_clv(cdnow_calibration, time_unit_days=7, fit_spend=False,
+                  purchase_model="BG/NBD").params_
+    data = cdnow_calibration[["frequency", "recency", "T"]].reset_index()
+    flat = {name: Prior("HalfFlat") for name in ("r", "alpha", "a", "b")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = BetaGeoModel(model_config=flat).fit(data=data, method="map",
+                                                    progressbar=False)
+    for name in ("r", "alpha", "a", "b"):
+        found = float(idata.posterior[name].values.squeeze())
+        assert found == pytest.approx(ppx[name], rel=1e-3), name
 
 
 @pytest.fixture(scope="module")
