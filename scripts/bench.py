@@ -2,6 +2,7 @@
 
     ./tasks bench                       # 1M customers (~10M orders), 3 runs per case
     ./tasks bench --customers 200000    # a quicker, smaller run
+    ./tasks bench --scale               # how cost grows: 1M, 10M, 50M orders (bench/scale.md)
 
 Data: a simulated shop written once as Parquet under ``bench/data/`` (reused afterwards).
 Every case runs in a fresh process, so its peak memory is its own (max RSS, or for the report
@@ -612,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, help="rounds (default 3; 1 with --scale)")
     parser.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
     parser.add_argument("--case", action="append", help="run only these cases")
     parser.add_argument("--scale", action="store_true",
@@ -623,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(SCALE_CUSTOMERS),
                         help="shop sizes of the scale case, comma-separated")
     args = parser.parse_args(argv)
+    if args.runs is None:
+        args.runs = 1 if args.scale else 3
     if args.scale:
         import os
 
