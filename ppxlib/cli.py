@@ -110,7 +110,8 @@ def _report(args: argparse.Namespace) -> int:
     except (Exception, KeyboardInterrupt) as err:
         return _failure("report", err)
     index = Path(args.out) / "index.html"
-    print(terminal_text(f"{result.folder}  ({len(result.notebooks)} reports)"))
+    count = len(result.notebooks)
+    print(terminal_text(f"{result.folder}  ({count} report{'' if count == 1 else 's'})"))
     print(terminal_text(f"index: {index}"))
     if result.failed:
         _say("report", f"failed: {', '.join(result.failed)}")

@@ -114,18 +114,20 @@ def find_notebooks(given: list[str | os.PathLike] | None = None,
             raise FileNotFoundError(f"no notebooks found in {folder}")
         return available
     by_name = {p.stem: p for p in available}
-    found = []
+    found: list[Path] = []
     for entry in given:
         path = Path(entry).expanduser()
         name = path.name.removesuffix(".ipynb")
         if path.is_file():
-            found.append(path.resolve())
+            path = path.resolve()
         elif path.name == os.fspath(entry) and name in by_name:  # a name, not a path
-            found.append(by_name[name].resolve())
+            path = by_name[name].resolve()
         else:
             names = ", ".join(by_name) or f"none (no notebooks in {folder})"
             raise FileNotFoundError(f"--notebook {terminal_text(os.fspath(entry))}: no such "
                                     f"report or notebook file; reports: {names}")
+        if path not in found:  # named twice (by name and by path): run once
+            found.append(path)
     return found
 
 
@@ -339,6 +341,17 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 _PRINT_LOCK = threading.Lock()
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 report``, ``2 reports``.
+
+    Examples
+    --------
+    >>> _count(1, "report"), _count(6, "report")
+    ('1 report', '6 reports')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _progress_line(text: str) -> None:
     """Write one progress line to stderr whole: reports run in parallel threads."""
     with _PRINT_LOCK:
@@ -371,7 +384,8 @@ class Progress:
         self.name = name
         self.doing = "starting its kernel"
         self._section: str | None = None
-        self._started = time.perf_counter()
+        #: when the report started (:func:`_run_notebook` sets it to its own clock's start)
+        self.started = time.perf_counter()
 
     def cell(self, nb: Any, index: int) -> None:
         """Papermill is about to run ``nb.cells[index]`` (Markdown cells pass through too)."""
@@ -391,7 +405,7 @@ class Progress:
 
     def line(self) -> str:
         """The progress line for now."""
-        seconds = time.perf_counter() - self._started
+        seconds = time.perf_counter() - self.started
         return f"{terminal_text(self.name)} ... {self.doing} ({seconds:.0f} s)"
 
     @contextmanager
@@ -807,7 +821,7 @@ def run_report(
             return result
 
         if progress:
-            print(f"{len(paths)} reports for {period}, {workers} at a time", file=sys.stderr)
+            _progress_line(f"{_count(len(paths), 'report')} for {period}, {workers} at a time")
         # Kernels are separate processes, so threads that wait on them run reports in parallel.
         in_order = start_order(paths)
         pool = ThreadPoolExecutor(max_workers=workers)
@@ -1093,6 +1107,8 @@ def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.
     parameters = {**(params or {}), **source, "month": str(period), "as_of": as_of,
                   "redact": bool(redact), "metrics_path": str(metrics_path)}
     t0 = time.perf_counter()
+    if progress is not None:  # its lines count the time the result's duration counts
+        progress.started = t0
     error = _execute(path, executed, parameters, path.parent, timeout, progress)
     if progress is not None:
         progress.doing = "rendering its page"

@@ -934,7 +934,8 @@ def test_a_report_is_found_by_name_or_by_path(tmp_path):
 
     folder = default_notebook_dir()
     mine = _notebook(tmp_path / "my report.ipynb", "x = 1")
-    assert find_notebooks(["04_experience", "03_clv.ipynb", str(mine)]) == [
+    assert find_notebooks(["04_experience", "03_clv.ipynb", str(mine),
+                           folder / "04_experience.ipynb"]) == [
         folder / "04_experience.ipynb", folder / "03_clv.ipynb", mine]
     assert find_notebooks(None) == sorted(folder.glob("[0-9]*.ipynb"))
     (tmp_path / "07_mine.ipynb").write_bytes(mine.read_bytes())
