@@ -110,7 +110,8 @@ def _report(args: argparse.Namespace) -> int:
     except (Exception, KeyboardInterrupt) as err:
         return _failure("report", err)
     index = Path(args.out) / "index.html"
-    print(terminal_text(f"{result.folder}  ({len(result.notebooks)} reports)"))
+    count = len(result.notebooks)
+    print(terminal_text(f"{result.folder}  ({count} report{'' if count == 1 else 's'})"))
     print(terminal_text(f"index: {index}"))
     if result.failed:
         _say("report", f"failed: {', '.join(result.failed)}")
@@ -189,52 +190,125 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ppx", description="Post-purchase experience workbook: reports from shop data."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+#: Each command's help ends with these command lines (argparse epilogs, shown as written).
+EXAMPLES = {
+    "ppx": """\
+Examples:
+  ppx sample --out data/shop                       # a simulated shop to try ppx on
+  ppx validate data/shop                           # what the data checks would exclude
+  ppx report --source data/shop --out reports      # every report for the last month
 
-    rep = sub.add_parser("report", help="run every report notebook for a month, render HTML")
+'ppx COMMAND --help' lists a command's options.""",
+    "report": """\
+Examples:
+  ppx report --source data/sample --out reports/sample
+  ppx report --source shop.duckdb --month 2026-10 --notebook 04_experience
+  ppx report --source env:SHOP_DB_URL --redact --label 2026-10-shared
+  ppx report --source sc://spark-host:15002 --table orders=shop.orders""",
+    "sample": """\
+Examples:
+  ppx sample --out data/shop
+  ppx sample --customers 100000 --seed 7 --format parquet --out data/big
+  ppx sample --defects --out data/messy""",
+    "validate": """\
+Examples:
+  ppx validate data/sample
+  ppx validate shop.duckdb --as-of 2026-11-01 --json""",
+}
+
+
+def _command(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=description,
+                          epilog=EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ppx`` argument parser: every option's help states its default or "required".
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["validate", "data/sample"]).source
+    'data/sample'
+    """
+    parser = argparse.ArgumentParser(
+        prog="ppx", description="Post-purchase experience workbook: reports from shop data.",
+        epilog=EXAMPLES["ppx"], formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rep = _command(sub, "report", "run every report notebook for a month, render HTML",
+                   "Validate the source once, run the report notebooks for one month with\n"
+                   "papermill, and render them as HTML under --out with an index page.")
     rep.add_argument("--source", required=True,
-                     help="folder of table files, .duckdb file, connection URL, Spark URL "
-                          "(sc://host:15002, spark:local[2]), or env:VAR")
-    rep.add_argument("--month", help="YYYY-MM (default: last complete month in the data)")
-    rep.add_argument("--out", default="reports", help="output folder (default: reports)")
+                     help="required: folder of table files, .duckdb file, connection URL, "
+                          "Spark URL (sc://host:15002, spark:local[2]), or env:VAR")
+    rep.add_argument("--month", metavar="YYYY-MM",
+                     help="the month to report (default: the last complete month in the data)")
+    rep.add_argument("--out", default="reports",
+                     help="output folder (default: %(default)s)")
     rep.add_argument("--label", help="folder name for this run (default: the month)")
-    rep.add_argument("--notebook", action="append", help="run only this notebook (repeatable)")
-    rep.add_argument("--as-of", help="timestamps after this count as future (default: now)")
-    rep.add_argument("--redact", action="store_true", help="hide customer ids and free text")
-    rep.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
-    rep.add_argument("--quiet", action="store_true", help="no progress lines")
+    rep.add_argument("--notebook", action="append", metavar="NAME_OR_PATH",
+                     help="run only this report: a name such as 04_experience (from the "
+                          "notebooks/ folder) or a path to an .ipynb file; repeatable "
+                          "(default: every report)")
+    rep.add_argument("--as-of", metavar="WHEN",
+                     help="timestamps after this count as future (default: now)")
+    rep.add_argument("--redact", action="store_true",
+                     help="replace customer ids by pseudonyms and cut free text to excerpts "
+                          "(default: off)")
+    rep.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
+                     help="seconds a single cell may run (default: %(default)s)")
+    rep.add_argument("--quiet", action="store_true",
+                     help="no progress lines on stderr (default: off: one line per report, "
+                          "and what a long report is computing every 10 s)")
     rep.add_argument("--table", action="append", metavar="NAME=WHERE",
                      help="where a table lives when it is not under its own name: a table, "
-                          "database.table or a path (repeatable; warehouses and Spark)")
+                          "database.table or a path; repeatable, for warehouses and Spark "
+                          "(default: each table under its own name)")
     rep.add_argument("--param", action="append", metavar="NAME=VALUE",
-                     help="a notebook parameter, e.g. currency=€ or horizon_months=24 "
-                          "(repeatable; checked against the notebooks' parameters)")
-    rep.add_argument("--workers", type=int,
-                     help="notebooks run at once, each in its own kernel (default 2)")
+                     help="a notebook parameter, e.g. currency=€ or horizon_months=24; "
+                          "repeatable, checked against the notebooks' parameters (default: "
+                          "the notebooks' own values)")
+    rep.add_argument("--workers", type=int, metavar="N",
+                     help="reports run at once, each in its own kernel (default: 2, or 1 on a "
+                          "one-core machine)")
     rep.add_argument("--no-snapshot", action="store_true",
                      help="let every notebook read and validate the source itself, instead of "
-                          "a validated copy made once for the run (local sources only)")
+                          "a validated copy made once for the run; local sources only "
+                          "(default: off)")
     rep.set_defaults(func=_report)
 
-    smp = sub.add_parser("sample", help="write a simulated shop with known truth")
-    smp.add_argument("--customers", type=int, default=5000)
-    smp.add_argument("--seed", type=int, default=42)
-    smp.add_argument("--start", default="2023-11-01")
-    smp.add_argument("--end", default="2026-11-01", help="exclusive end of the data")
-    smp.add_argument("--format", choices=["csv", "csv.gz", "parquet"], default="csv")
+    smp = _command(sub, "sample", "write a simulated shop with known truth",
+                   "Write a simulated shop (orders, returns, surveys, tickets) and the\n"
+                   "parameters it was drawn from (truth.json) into --out.")
+    smp.add_argument("--customers", type=int, default=5000, metavar="N",
+                     help="customers to simulate (default: %(default)s)")
+    smp.add_argument("--seed", type=int, default=42,
+                     help="random seed; the same seed gives the same shop (default: "
+                          "%(default)s)")
+    smp.add_argument("--start", default="2023-11-01", metavar="DATE",
+                     help="first day of the data (default: %(default)s)")
+    smp.add_argument("--end", default="2026-11-01", metavar="DATE",
+                     help="exclusive end of the data (default: %(default)s)")
+    smp.add_argument("--format", choices=["csv", "csv.gz", "parquet"], default="csv",
+                     help="file format of the tables (default: %(default)s)")
     smp.add_argument("--defects", action="store_true",
-                     help="add a few typical export defects for the data checks to catch")
-    smp.add_argument("--out", required=True)
+                     help="add a few typical export defects for the data checks to catch "
+                          "(default: off)")
+    smp.add_argument("--out", required=True, metavar="FOLDER",
+                     help="required: the folder to write the tables into")
     smp.set_defaults(func=_sample)
 
-    val = sub.add_parser("validate", help="check a source against the data contract")
-    val.add_argument("source")
-    val.add_argument("--as-of", help="timestamps after this count as future (default: now)")
-    val.add_argument("--json", action="store_true", help="print the tally as JSON")
+    val = _command(sub, "validate", "check a source against the data contract",
+                   "Check a source against the data contract and print the tally of what\n"
+                   "would be excluded; exit 2 if the source cannot be used.")
+    val.add_argument("source", help="required: folder of table files, .duckdb file, "
+                                    "connection URL, Spark URL or env:VAR")
+    val.add_argument("--as-of", metavar="WHEN",
+                     help="timestamps after this count as future (default: now)")
+    val.add_argument("--json", action="store_true",
+                     help="print the tally as JSON (default: off: as text)")
     val.set_defaults(func=_validate)
     return parser
 

@@ -32,12 +32,14 @@ import re
 import secrets
 import shutil
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,8 @@ KEY_FILE = ".ppx-redact-key"
 #: Errors of the machine rather than of a report: they stop the whole run, so that a full
 #: disk never replaces a good month with a set of failed reports.
 ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+#: Seconds between the progress lines that say what a running report is computing.
+HEARTBEAT_S = 10.0
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 VERSIONED = ("ppxlib", "pandas", "numpy", "ibis-framework", "duckdb", "lifetimes", "lifelines",
              "statsmodels", "papermill", "nbconvert", "matplotlib")
@@ -78,6 +82,53 @@ def default_notebook_dir() -> Path:
     """``notebooks/`` of the source checkout this package was installed from, else ``./``."""
     here = Path(__file__).resolve().parent.parent / "notebooks"
     return here if here.is_dir() else Path.cwd() / "notebooks"
+
+
+def find_notebooks(given: list[str | os.PathLike] | None = None,
+                   folder: str | os.PathLike | None = None) -> list[Path]:
+    """The report notebooks to run: each given one by path or by name, else all of ``folder``.
+
+    A given entry is a path to an existing ``.ipynb`` file, or a report's name, with or
+    without ``.ipynb`` (``04_experience``), found in ``folder`` (default:
+    :func:`default_notebook_dir`). Without any, every ``[0-9]*.ipynb`` of ``folder``, in name
+    order.
+
+    Raises
+    ------
+    FileNotFoundError
+        One line naming the first entry that is neither, and listing the report names.
+
+    Examples
+    --------
+    >>> [p.name for p in find_notebooks(["04_experience", "03_clv.ipynb"])]
+    ['04_experience.ipynb', '03_clv.ipynb']
+    >>> find_notebooks(["04_experiance"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: --notebook 04_experiance: no such report or notebook file; reports: ...
+    """
+    folder = Path(folder) if folder is not None else default_notebook_dir()
+    available = sorted(folder.glob("[0-9]*.ipynb"))
+    if not given:
+        if not available:
+            raise FileNotFoundError(f"no notebooks found in {folder}")
+        return available
+    by_name = {p.stem: p for p in available}
+    found: list[Path] = []
+    for entry in given:
+        path = Path(entry).expanduser()
+        name = path.name.removesuffix(".ipynb")
+        if path.is_file():
+            path = path.resolve()
+        elif path.name == os.fspath(entry) and name in by_name:  # a name, not a path
+            path = by_name[name].resolve()
+        else:
+            names = ", ".join(by_name) or f"none (no notebooks in {folder})"
+            raise FileNotFoundError(f"--notebook {terminal_text(os.fspath(entry))}: no such "
+                                    f"report or notebook file; reports: {names}")
+        if path not in found:  # named twice (by name and by path): run once
+            found.append(path)
+    return found
 
 
 @dataclass
@@ -287,19 +338,144 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+_PRINT_LOCK = threading.Lock()
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 report``, ``2 reports``.
+
+    Examples
+    --------
+    >>> _count(1, "report"), _count(6, "report")
+    ('1 report', '6 reports')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _progress_line(text: str) -> None:
+    """Write one progress line to stderr whole: reports run in parallel threads."""
+    with _PRINT_LOCK:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+class Progress:
+    """What one running report is doing, told by papermill as each cell starts.
+
+    :meth:`cell` is the hook (the ``ppx`` papermill engine calls it before every cell); the
+    section is the text of the last Markdown heading before the running code cell, else
+    "cell N of M". :meth:`heartbeat` prints ``<report> ... computing '<section>' (25 s)``
+    every ``every`` seconds until the block ends.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+    ...     nbformat.v4.new_markdown_cell("## Cohort *retention*"),
+    ...     nbformat.v4.new_code_cell("y = 2")])
+    >>> progress = Progress("01_retention")
+    >>> progress.cell(nb, 0); progress.doing
+    'computing cell 1 of 2'
+    >>> progress.cell(nb, 1); progress.cell(nb, 2); progress.doing
+    "computing 'Cohort retention'"
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.doing = "starting its kernel"
+        self._section: str | None = None
+        #: when the report started (:func:`_run_notebook` sets it to its own clock's start)
+        self.started = time.perf_counter()
+
+    def cell(self, nb: Any, index: int) -> None:
+        """Papermill is about to run ``nb.cells[index]`` (Markdown cells pass through too)."""
+        cell = nb.cells[index]
+        if cell.get("cell_type") == "markdown":
+            headings = _HEADING.findall(cell.get("source", ""))
+            if headings:
+                self._section = _plain_markdown(headings[-1][1]) or self._section
+            return
+        if cell.get("cell_type") != "code":
+            return
+        if self._section:
+            self.doing = f"computing '{terminal_text(self._section)}'"
+        else:
+            code = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+            self.doing = f"computing cell {code.index(index) + 1} of {len(code)}"
+
+    def line(self) -> str:
+        """The progress line for now."""
+        seconds = time.perf_counter() - self.started
+        return f"{terminal_text(self.name)} ... {self.doing} ({seconds:.0f} s)"
+
+    @contextmanager
+    def heartbeat(self, every: float | None = None,
+                  muted: Callable[[], bool] = lambda: False) -> Iterator[Progress]:
+        """Print :meth:`line` every ``every`` seconds (default :data:`HEARTBEAT_S`) inside
+        the block, from a daemon thread (it never keeps a Ctrl-C'd run alive); not while
+        ``muted()`` (a run being stopped)."""
+        every = HEARTBEAT_S if every is None else every
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(every):
+                if not muted():
+                    _progress_line(self.line())
+
+        thread = threading.Thread(target=beat, name=f"ppx-progress-{self.name}", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            done.set()
+            thread.join(timeout=1)
+
+
+_ENGINE = "ppx"
+
+
+@cache
+def _register_engine() -> None:
+    """Register papermill's own nbclient engine under the name ``ppx``, with one hook more:
+    a ``progress`` argument (:class:`Progress`) learns each cell as it starts."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, progress=None, **kwargs):
+            if progress is not None:
+                start = nb_man.cell_start
+
+                def cell_start(cell, cell_index=None, **kw):
+                    if cell_index is not None:  # papermill may hand over a new copy of nb
+                        progress.cell(kw.get("nb") or nb_man.nb, cell_index)
+                    return start(cell, cell_index, **kw)
+
+                nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register(_ENGINE, ProgressEngine)
+
+
 def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-             timeout: int) -> str | None:
-    """Run one notebook; return None on success or a one-line error."""
+             timeout: int, progress: Progress | None = None) -> str | None:
+    """Run one notebook; return None on success or a one-line error. ``progress`` learns
+    each cell as it starts."""
     import papermill as pm
     from traitlets.config import Config
 
     # Encrypt the kernel's sockets when it can (it then stops warning that it cannot).
     config = Config({"KernelManager": {"transport_encryption": "auto"}})
+    hooks: dict[str, Any] = {}
+    if progress is not None:
+        _register_engine()
+        hooks = {"engine_name": _ENGINE, "progress": progress}
     for attempt in (1, 2):
         try:
             pm.execute_notebook(str(notebook), str(output), parameters=parameters,
                                 kernel_name="python3", progress_bar=False, cwd=str(cwd),
-                                execution_timeout=timeout, report_mode=False, config=config)
+                                execution_timeout=timeout, report_mode=False, config=config,
+                                **hooks)
             return None
         except pm.PapermillExecutionError as err:
             return _error_line(err.ename, err.evalue)
@@ -515,8 +691,10 @@ def run_report(
     label : str, optional
         Folder name for this run; defaults to the month. One plain folder name
         (:func:`check_label`). An existing ``out/<label>`` is replaced only if ppx made it.
-    notebooks : list of paths, optional
-        Defaults to every ``*.ipynb`` in :func:`default_notebook_dir`, in name order.
+    notebooks : list of names or paths, optional
+        Report names (``04_experience``, from :func:`default_notebook_dir`) or notebook
+        paths (:func:`find_notebooks`). Defaults to every ``[0-9]*.ipynb`` in
+        :func:`default_notebook_dir`, in name order.
     as_of : str, optional
         Timestamps after this moment count as "in the future" (default: now).
     redact : bool
@@ -552,13 +730,7 @@ def run_report(
         check_label(label)
     # The notebooks and their parameters are checked before the data is read: a mistyped
     # --param is a one-line error at once, not after a long validation.
-    paths = [Path(p).resolve() for p in notebooks] if notebooks else sorted(
-        default_notebook_dir().glob("[0-9]*.ipynb"))
-    if not paths:
-        raise FileNotFoundError(f"no notebooks found in {default_notebook_dir()}")
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"--notebook {missing[0]}: no such notebook file")
+    paths = find_notebooks(notebooks)
     per_notebook = check_params(params, paths)
     given = {name: next(v[name] for v in per_notebook.values() if name in v)
              for name in (params or {})}
@@ -632,18 +804,24 @@ def run_report(
         stopping: list[bool] = []
 
         def run(path: Path) -> NotebookResult:
-            result = _run_notebook(path, staging, {"source": source_param, "tables": tables},
-                                   period, as_of, redact, timeout,
-                                   per_notebook[path.stem], shop)
-            if progress and not stopping:
+            def execute(tracker: Progress | None) -> NotebookResult:
+                return _run_notebook(path, staging, {"source": source_param, "tables": tables},
+                                     period, as_of, redact, timeout,
+                                     per_notebook[path.stem], shop, tracker)
+
+            if not progress:
+                return execute(None)
+            with Progress(path.stem).heartbeat(muted=lambda: bool(stopping)) as tracker:
+                result = execute(tracker)
+            if not stopping:
                 done = ("ok" if result.status == "ok"
                         else f"FAILED\n    {terminal_text(result.error or '')}")
-                print(f"{result.name} ... {done} ({result.duration_s:.1f} s)", file=sys.stderr,
-                      flush=True)
+                _progress_line(f"{terminal_text(result.name)} ... {done} "
+                               f"({result.duration_s:.1f} s)")
             return result
 
         if progress:
-            print(f"{len(paths)} reports for {period}, {workers} at a time", file=sys.stderr)
+            _progress_line(f"{_count(len(paths), 'report')} for {period}, {workers} at a time")
         # Kernels are separate processes, so threads that wait on them run reports in parallel.
         in_order = start_order(paths)
         pool = ThreadPoolExecutor(max_workers=workers)
@@ -915,7 +1093,7 @@ def _check_covered(period: pd.Period, first: pd.Timestamp, last: pd.Timestamp) -
 def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.Period,
                   as_of: str | None, redact: bool, timeout: int,
                   params: Mapping[str, Any] | None = None,
-                  shop: str = "") -> NotebookResult:
+                  shop: str = "", progress: Progress | None = None) -> NotebookResult:
     """Execute one notebook into ``staging`` and render it; failures become the result."""
     import nbformat
 
@@ -929,7 +1107,11 @@ def _run_notebook(path: Path, staging: Path, source: dict[str, Any], period: pd.
     parameters = {**(params or {}), **source, "month": str(period), "as_of": as_of,
                   "redact": bool(redact), "metrics_path": str(metrics_path)}
     t0 = time.perf_counter()
-    error = _execute(path, executed, parameters, path.parent, timeout)
+    if progress is not None:  # its lines count the time the result's duration counts
+        progress.started = t0
+    error = _execute(path, executed, parameters, path.parent, timeout, progress)
+    if progress is not None:
+        progress.doing = "rendering its page"
     html_name: str | None = f"{name}.html"
     if executed.exists():
         try:

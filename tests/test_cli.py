@@ -268,3 +268,87 @@ def test_a_wrong_param_is_one_line_naming_it_and_listing_the_valid_ones(
         assert ("horizon_months" in valid) == (not notebooks)
         assert not {"metrics_path", "month", "source", "redact"} & set(valid)  # ppx sets those
     assert not out.exists()  # refused before any report was touched
+
+
+def _commands():
+    import argparse
+
+    from ppxlib.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, sub.choices
+
+
+def test_every_option_says_its_default_or_that_it_is_required():
+    import argparse
+
+    _parser, commands = _commands()
+    assert set(commands) == {"report", "sample", "validate"}
+    for name, command in commands.items():
+        page = " ".join(command.format_help().split())  # unwrapped
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            what = f"ppx {name} {action.option_strings or action.dest}"
+            assert action.help and action.help.strip(), what
+            text = action.help.lower()
+            assert "default" in text or "required" in text, what
+            assert ("required" in text) == (action.required or not action.option_strings), what
+            if action.default not in (None, False):  # the value itself is shown
+                assert f"(default: {action.default})" in page, what
+
+
+def test_every_help_ends_with_example_command_lines():
+    parser, commands = _commands()
+    for name, command in [("ppx", parser), *commands.items()]:
+        page = command.format_help()
+        examples = page.split("Examples:\n", 1)[1].splitlines()
+        lines = [line.split("#")[0].strip() for line in examples if line.startswith("  ppx")]
+        assert 2 <= len(lines) <= 4, name
+        for line in lines:  # each example parses, with the command it illustrates
+            args = parser.parse_args(line.split()[1:])
+            assert name == "ppx" or args.command == name, line
+    top = parser.format_help()
+    assert all(f"    {c}" in top for c in commands)  # the commands, with their summaries
+
+
+def test_help_does_not_import_the_data_stack():
+    """``ppx --help`` stays quick: no pandas, ibis, DuckDB, numpy or pyarrow behind it."""
+    code = ("import sys, ppxlib.cli; ppxlib.cli.build_parser().format_help(); "
+            "print(sorted(m for m in ('pandas','ibis','duckdb','numpy','pyarrow') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_public_names_still_import_from_the_package():
+    code = ("import ppxlib; from ppxlib import open, ContractError, CONTRACT; "
+            "from ppxlib.contract import ContractError as C; "
+            "assert ContractError is C and callable(open) and 'orders' in CONTRACT; "
+            "assert all(getattr(ppxlib, n) is not None for n in ppxlib.__all__); "
+            "print(sorted(ppxlib.__all__))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == str(sorted([
+        "CONTRACT", "CleanDataset", "ContractError", "Dataset", "open", "__version__",
+        "cohort_retention", "period_metrics", "rfm_scores", "rfm_summary", "fit_clv", "nps",
+        "csat", "ces"]))
+
+
+@pytest.mark.parametrize("given", ["04_experiance", "04_experiance.ipynb", "nope/04.ipynb"])
+def test_an_unknown_report_name_is_one_line_listing_the_reports(shop_folder, tmp_path, capsys,
+                                                                given):
+    from ppxlib.report import default_notebook_dir
+
+    names = sorted(p.stem for p in default_notebook_dir().glob("[0-9]*.ipynb"))
+    assert {"00_overview", "04_experience"} <= set(names)
+    out = tmp_path / "out"
+    code = main(["report", "--source", str(shop_folder), "--out", str(out),
+                 "--notebook", "00_overview", "--notebook", given])
+    assert code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"ppx report: --notebook {given}: no such report")
+    assert line.endswith(f"reports: {', '.join(names)}")
+    assert not out.exists()  # refused before the source was read or anything written

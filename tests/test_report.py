@@ -927,3 +927,54 @@ def test_a_kernel_that_dies_before_starting_is_started_once_more(monkeypatch, tm
     failures = 2  # dying twice is a failed report, not an endless retry
     error = _execute(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {}, tmp_path, 60)
     assert "died before replying" in error and len(calls) == 2
+
+
+def test_a_report_is_found_by_name_or_by_path(tmp_path):
+    from ppxlib.report import default_notebook_dir, find_notebooks
+
+    folder = default_notebook_dir()
+    mine = _notebook(tmp_path / "my report.ipynb", "x = 1")
+    assert find_notebooks(["04_experience", "03_clv.ipynb", str(mine),
+                           folder / "04_experience.ipynb"]) == [
+        folder / "04_experience.ipynb", folder / "03_clv.ipynb", mine]
+    assert find_notebooks(None) == sorted(folder.glob("[0-9]*.ipynb"))
+    (tmp_path / "07_mine.ipynb").write_bytes(mine.read_bytes())
+    assert find_notebooks(["07_mine"], folder=tmp_path) == [tmp_path / "07_mine.ipynb"]
+    with pytest.raises(FileNotFoundError, match=r"--notebook 07_mine: .*reports: 00_brief"):
+        find_notebooks(["07_mine"])  # a name is looked up in the notebooks folder only
+
+
+def test_progress_names_the_section_being_computed_while_it_runs(shop_folder, tmp_path,
+                                                                 monkeypatch, capsys):
+    """A long cell is not silence: every heartbeat says which report is in which section;
+    two reports at once never share a line."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name, heading in (("50_kettle", "Boiling the *kettle*"), ("51_toast", "Toast \x1b[2J")):
+        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+            "name": "python3", "display_name": "Python 3", "language": "python"}})
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"),
+                    nbformat.v4.new_code_cell("source = None",
+                                              metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_markdown_cell(f"Some words.\n\n## {heading}\n"),
+                    nbformat.v4.new_code_cell("import time\ntime.sleep(1.2)")]
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    monkeypatch.setattr(ppxlib.report, "default_notebook_dir", lambda: folder)
+    monkeypatch.setattr(ppxlib.report, "HEARTBEAT_S", 0.3)
+    out = tmp_path / "out"
+    code = main(["report", "--source", str(shop_folder), "--out", str(out), "--as-of", AS_OF,
+                 "--month", "2025-03", "--notebook", "50_kettle", "--notebook", "51_toast.ipynb",
+                 "--workers", "2"])
+    assert code == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "2 reports for 2025-03, 2 at a time"
+    beat = re.compile(r"(50_kettle|51_toast) \.\.\. (starting its kernel|computing '.+'|"
+                      r"rendering its page) \(\d+ s\)")
+    ends = re.compile(r"(50_kettle|51_toast) \.\.\. ok \(\d+\.\d s\)")
+    assert all(beat.fullmatch(line) or ends.fullmatch(line) for line in lines[1:]), lines
+    assert len([x for x in lines if ends.fullmatch(x)]) == 2
+    kettle = [x for x in lines if x.startswith("50_kettle ... computing 'Boiling the kettle'")]
+    toast = [x for x in lines if x.startswith(r"51_toast ... computing 'Toast \x1b[2J'")]
+    assert len(kettle) >= 2 and len(toast) >= 2, lines
+    manifest = json.loads((out / "2025-03" / "manifest.json").read_text())
+    assert [nb["name"] for nb in manifest["notebooks"]] == ["50_kettle", "51_toast"]
