@@ -434,7 +434,7 @@ def test_a_cell_over_the_time_limit_fails_only_its_report(shop_folder, tmp_path)
     slow = _notebook(tmp_path / "50_slow.ipynb", "import time\ntime.sleep(60)")
     out = tmp_path / "out"
     code = main(["report", "--source", str(shop_folder), "--out", str(out), "--quiet",
-                 "--as-of", AS_OF, "--month", "2025-03", "--timeout", "3",
+                 "--as-of", AS_OF, "--month", "2025-03", "--timeout", "20",
                  "--notebook", str(overview), "--notebook", str(slow)])
     assert code == 1
     manifest = json.loads((out / "2025-03" / "manifest.json").read_text())
