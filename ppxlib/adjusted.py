@@ -60,6 +60,7 @@ from ppxlib.experience import first_order_experience
 from ppxlib.pointintime import cut_table
 from ppxlib.repurchase import second_order_durations
 from ppxlib.survey import holm
+from ppxlib.tables import as_table, as_tables
 
 #: factor column -> (reference level, what the reference customers had, in words)
 FACTORS: dict[str, tuple[str, str]] = {
@@ -114,6 +115,8 @@ def point_in_time(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table 
         ``(orders, returns, tickets, surveys)``, each None where the input was.
     """
     end = pd.Timestamp(end).to_pydatetime()
+    orders, returns, tickets, surveys = as_tables(orders=orders, returns=returns,
+                                                  tickets=tickets, surveys=surveys)
     tables = (("orders", orders), ("returns", returns), ("tickets", tickets),
               ("surveys", surveys))
     return tuple(None if table is None else cut_table(name, table, end)
@@ -127,6 +130,7 @@ def first_order_covariates(orders: ir.Table, end: dt.datetime) -> pd.DataFrame:
     :func:`ppxlib.experience.first_order_experience` picks it). Columns the orders do not
     have are left out.
     """
+    orders = as_table(orders)
     o = orders.filter(orders.order_ts < ibis.literal(pd.Timestamp(end).to_pydatetime(),
                                                       "timestamp"))
     earliest = o.group_by("customer_id").aggregate(_first_ts=o.order_ts.min())

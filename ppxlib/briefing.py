@@ -17,6 +17,7 @@ import pandas as pd
 
 from ppxlib import changes, experience, survey
 from ppxlib.glossary import window
+from ppxlib.tables import as_tables
 
 
 def _bounds(period: pd.Period) -> tuple:
@@ -62,6 +63,7 @@ def month_changes(orders: ir.Table, period: pd.Period, metrics: pd.DataFrame,
     list of dict
         Comparisons for :func:`ppxlib.changes.significant_changes`.
     """
+    orders, surveys, tickets = as_tables(orders=orders, surveys=surveys, tickets=tickets)
     before = period - 1
     rows = metrics.set_index("month")
     found: list[dict] = []

@@ -906,6 +906,9 @@ def tracking(orders, model: CLVModel, calibration_end, observation_end,
     """
     from ibis import _
 
+    from ppxlib.tables import as_orders
+
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     cal = pd.Timestamp(calibration_end).normalize()
     end = pd.Timestamp(observation_end).normalize()
     days = orders.select(cust=orders[customer_id_col], day=orders[datetime_col].date())

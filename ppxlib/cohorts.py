@@ -32,7 +32,11 @@ MISSING_GROUP = "(missing)"
 
 
 def default_observation_end(orders: ir.Table, datetime_col: str = "order_ts") -> pd.Timestamp:
-    """Midnight after the latest order: the data is taken to cover the latest order's day."""
+    """Midnight after the latest order: the data is taken to cover the latest order's day.
+
+    ``orders`` may be an ibis table or a data frame (:mod:`ppxlib.tables`).
+    """
+    orders = as_orders(orders, datetime_col=datetime_col, monetary_value_col=None)
     latest = pd.Timestamp(orders[datetime_col].max().execute())
     if pd.isna(latest):
         raise ValueError("orders is empty: there is nothing to compute")
@@ -58,14 +62,14 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
 
 
 def _customer_periods(orders, period, observation_end, customer_id_col, datetime_col,
-                      amount_col, by):
+                      monetary_value_col, by):
     """Engine side: one row per customer and period with an order, plus the cohort."""
     o = orders.filter(orders[datetime_col] < observation_end)
     o = o.mutate(_period=period_index(o[datetime_col], period))
     # Revenue stays an exact decimal until the cells are summed: cheaper than a round trip
     # through doubles, and the same on every engine.
     per_period = o.group_by([customer_id_col, "_period"]).aggregate(
-        _revenue=decimal_sum(_[amount_col]))
+        _revenue=decimal_sum(_[monetary_value_col]))
     firsts = per_period.group_by(customer_id_col).aggregate(_cohort=_._period.min())
     if by:
         group = o.group_by(customer_id_col).aggregate(
@@ -83,7 +87,7 @@ def cohort_retention(
     observation_end: dt.datetime | str | None = None,
     customer_id_col: str = "customer_id",
     datetime_col: str = "order_ts",
-    amount_col: str = "amount",
+    monetary_value_col: str = "amount",
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Retention of acquisition cohorts, with Wilson intervals and revenue retention.
@@ -101,7 +105,7 @@ def cohort_retention(
     observation_end : datetime, optional
         Exclusive end of the data; orders at or after it are ignored. Default: midnight after
         the latest order.
-    customer_id_col, datetime_col, amount_col : str
+    customer_id_col, datetime_col, monetary_value_col : str
         Column names.
     confidence : float
         Level of the Wilson intervals.
@@ -128,7 +132,7 @@ def cohort_retention(
     >>> r.customers.tolist(), r.rate.tolist()
     ([2.0, 1.0], [1.0, 0.5])
     """
-    orders = as_orders(orders, customer_id_col, datetime_col, amount_col)
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col)
     period = check_period(period)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -139,7 +143,7 @@ def cohort_retention(
     last_reached = index_of(end, period) - 1  # the last period that ends by observation_end
 
     rows = _customer_periods(orders, period, end.to_pydatetime(), customer_id_col,
-                             datetime_col, amount_col, by)
+                             datetime_col, monetary_value_col, by)
     keys = ["_cohort"] + (["_group"] if by else [])
     cells = rows.group_by(keys + ["_k"]).aggregate(customers=_.count(),
                                                    revenue=exact_sum(_._revenue)).to_pandas()
@@ -251,6 +255,7 @@ def first_order_attributes(orders: ir.Table, columns: list[str],
     >>> first_order_attributes(orders, ["channel"]).loc["a"].astype(str).tolist()
     ['2024-01', 'web']
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     present = [c for c in columns if c in orders.columns]
     aggs = {"first_ts": orders[datetime_col].min()}
     for c in present:

@@ -110,6 +110,7 @@ def delivery_in(orders: ir.Table, start: dt.datetime, end: dt.datetime) -> dict:
     >>> got["delivered"], got["on_time"], got["overdue"]
     (2, 1, 1)
     """
+    orders = as_table(orders)
     o = orders.filter(orders.promised_ts.notnull() & (orders.order_ts < end))
     here = (o.delivered_ts >= start) & (o.delivered_ts < end)
     got = o.aggregate(
@@ -140,6 +141,7 @@ def returns_in(orders: ir.Table, returns: ir.Table, start: dt.datetime, end: dt.
         ``orders``, ``returned``, ``rate`` (NaN without orders), ``low``, ``high`` (95%
         Wilson).
     """
+    orders, returns = as_tables(orders=orders, returns=returns)
     o = orders.filter((orders.order_ts >= start) & (orders.order_ts < end))
     ids, ref = _ids(returns.order_id, o.order_id)
     r = returns.filter(returns.return_ts < end).select(_key=ids).distinct()
@@ -161,6 +163,7 @@ def tickets_in(tickets: ir.Table, orders: ir.Table, start: dt.datetime, end: dt.
     dict
         ``tickets``, ``orders``, ``per_100_orders`` (NaN without orders).
     """
+    tickets, orders = as_tables(tickets=tickets, orders=orders)
     n_tickets = int(tickets.filter((tickets.opened_ts >= start) & (tickets.opened_ts < end))
                     .count().execute())
     n_orders = int(orders.filter((orders.order_ts >= start) & (orders.order_ts < end))

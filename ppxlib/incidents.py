@@ -21,6 +21,7 @@ from ibis import _
 from scipy import stats
 
 from ppxlib.survey import holm as holm_adjust
+from ppxlib.tables import as_table
 
 NOT_GIVEN = "(not given)"
 COLUMNS = ["topic", "count", "share", "trailing_count", "trailing_share", "ratio", "p_value",
@@ -138,13 +139,19 @@ def recurring(table: ir.Table, column: str, ts_column: str, month, trailing_mont
 
 
 def ticket_topics(tickets: ir.Table, month, **options) -> pd.DataFrame:
-    """:func:`recurring` ticket topics (by the time each ticket was opened)."""
-    return recurring(tickets, "topic", "opened_ts", month, **options)
+    """:func:`recurring` ticket topics (by the time each ticket was opened).
+
+    ``tickets`` may be an ibis table or a data frame (:mod:`ppxlib.tables`).
+    """
+    return recurring(as_table(tickets, "tickets"), "topic", "opened_ts", month, **options)
 
 
 def return_reasons(returns: ir.Table, month, **options) -> pd.DataFrame:
-    """:func:`recurring` return reasons (by the time each return was booked)."""
-    return recurring(returns, "reason", "return_ts", month, **options)
+    """:func:`recurring` return reasons (by the time each return was booked).
+
+    ``returns`` may be an ibis table or a data frame (:mod:`ppxlib.tables`).
+    """
+    return recurring(as_table(returns, "returns"), "reason", "return_ts", month, **options)
 
 
 def incident_sentences(flags: pd.DataFrame, what: str) -> list[str]:

@@ -22,6 +22,7 @@ import pandas as pd
 from ibis import _
 
 from ppxlib.engine import exact_sum
+from ppxlib.tables import as_orders
 
 MONTHLY_COLUMNS = ["month", "orders", "customers", "revenue", "aov", "new_customers",
                    "returning_customers"]
@@ -49,8 +50,11 @@ def month_bounds(month: str | pd.Period) -> tuple[dt.datetime, dt.datetime]:
     return period.start_time.to_pydatetime(), (period + 1).start_time.to_pydatetime()
 
 
-def order_span(orders: ir.Table, ts_col: str = "order_ts") -> tuple[pd.Timestamp, pd.Timestamp]:
+def order_span(orders: ir.Table, datetime_col: str = "order_ts"
+               ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The first and the latest order time (one query).
+
+    ``orders`` may be an ibis table or a data frame (:mod:`ppxlib.tables`).
 
     Examples
     --------
@@ -60,14 +64,16 @@ def order_span(orders: ir.Table, ts_col: str = "order_ts") -> tuple[pd.Timestamp
     >>> [str(ts.date()) for ts in order_span(t)]
     ['2024-01-05', '2024-03-14']
     """
-    bounds = orders.aggregate(first=orders[ts_col].min(), latest=orders[ts_col].max())
+    orders = as_orders(orders, datetime_col=datetime_col, monetary_value_col=None)
+    bounds = orders.aggregate(first=orders[datetime_col].min(),
+                              latest=orders[datetime_col].max())
     first, latest = (pd.Timestamp(v) for v in bounds.to_pyarrow().to_pylist()[0].values())
     if pd.isna(latest):
         raise ValueError("orders is empty: there is no month to report")
     return first, latest
 
 
-def last_complete_month(orders: ir.Table, ts_col: str = "order_ts",
+def last_complete_month(orders: ir.Table, datetime_col: str = "order_ts",
                         span: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.Period:
     """The last calendar month the data covers completely.
 
@@ -84,7 +90,7 @@ def last_complete_month(orders: ir.Table, ts_col: str = "order_ts",
     >>> last_complete_month(t)
     Period('2024-02', 'M')
     """
-    first, latest = span or order_span(orders, ts_col)
+    first, latest = span or order_span(orders, datetime_col)
     period = latest.to_period("M")
     if latest.normalize() == period.end_time.normalize() or first.to_period("M") == period:
         return period
@@ -95,16 +101,17 @@ def monthly_activity(
     orders: ir.Table,
     customer_id_col: str = "customer_id",
     datetime_col: str = "order_ts",
-    amount_col: str = "amount",
+    monetary_value_col: str = "amount",
 ) -> pd.DataFrame:
     """Orders, customers, revenue, AOV, new and returning customers per calendar month.
 
     Parameters
     ----------
-    orders : ibis.Table
-        Clean orders (see :meth:`ppxlib.Dataset.validate`).
-    customer_id_col, datetime_col, amount_col : str
-        Column names.
+    orders : ibis.Table or data frame
+        Clean orders (see :meth:`ppxlib.Dataset.validate`), or a pandas / polars / pyarrow
+        frame, checked against the data contract first (:mod:`ppxlib.tables`).
+    customer_id_col, datetime_col, monetary_value_col : str
+        Column names (lifetimes' keywords).
 
     Returns
     -------
@@ -121,13 +128,14 @@ def monthly_activity(
     >>> monthly_activity(t)[["orders", "customers", "new_customers"]].values.tolist()
     [[1, 1, 1], [2, 2, 1]]
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col)
     per_month = (
         orders.mutate(month_start=orders[datetime_col].truncate("M"))
         .group_by("month_start")
         .aggregate(
             orders=_.count(),
             customers=_[customer_id_col].nunique(),
-            revenue=exact_sum(_[amount_col]),
+            revenue=exact_sum(_[monetary_value_col]),
         )
     )
     firsts = orders.group_by(customer_id_col).aggregate(first_ts=orders[datetime_col].min())
@@ -174,6 +182,7 @@ def repeat_purchase_rate(
     >>> repeat_purchase_rate(t, dt.datetime(2024, 1, 1), dt.datetime(2024, 3, 1))["rate"]
     0.5
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     window = orders.filter((orders[datetime_col] >= start) & (orders[datetime_col] < end))
     per_customer = window.group_by(customer_id_col).aggregate(n=_.count())
     result = per_customer.aggregate(
@@ -205,8 +214,8 @@ def headline_kpis(
 
     Parameters
     ----------
-    orders : ibis.Table
-        Clean orders.
+    orders : ibis.Table or data frame
+        Clean orders, or a frame (:mod:`ppxlib.tables`).
     month : str or Period
         The report month, ``"YYYY-MM"``.
     monthly : pandas.DataFrame, optional
@@ -232,6 +241,7 @@ def headline_kpis(
     [50.0, 10.0]
     """
     period = to_month(month)
+    orders = as_orders(orders)  # once: both queries below read it
     monthly = monthly_activity(orders) if monthly is None else monthly
     by_month = monthly.set_index("month")
     rows = []

@@ -62,6 +62,7 @@ def interpurchase_days(orders: ir.Table, customer_id_col: str = "customer_id",
     pandas.DataFrame
         ``days`` (whole days, >= 1) and ``gaps`` (how many), sorted by ``days``.
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     days = orders.select(cust=orders[customer_id_col], day=orders[datetime_col].date()).distinct()
     w = ibis.window(group_by=days.cust, order_by=days.day)
     gaps = days.mutate(prev=days.day.lag().over(w))
@@ -129,6 +130,7 @@ def thresholds(orders: ir.Table, sleeping_days: float | None = None,
     >>> thresholds(orders, 60, 200)["explanation"]
     'Thresholds set for this report: sleeping after 60 days without an order, lost after 200.'
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     if sleeping_days is not None and lost_days is not None:
         check_thresholds(sleeping_days, lost_days)
         return {"sleeping_days": sleeping_days, "lost_days": lost_days, "source": "report",
@@ -161,6 +163,7 @@ def lifecycle_runs(orders: ir.Table, month: str | pd.Period, sleeping_days: floa
     Columns: ``cust, state, start, end, from_state`` (month numbers, inclusive; ``from_state``
     is the state at the end of month ``start - 1``, "none" before acquisition).
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     check_thresholds(sleeping_days, lost_days, allow_equal=True)
     last = index_of(pd.Period(month, "M"), "M")
     end_ts = to_period(last + 1, "M").start_time.to_pydatetime()
@@ -378,6 +381,7 @@ def customer_states(orders: ir.Table, month: str | pd.Period, sleeping_days: flo
     >>> customer_states(orders, "2024-06", 60, 120).to_dict()
     {'a': 'lost', 'b': 'new'}
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col=None)
     check_thresholds(sleeping_days, lost_days)
     last = index_of(pd.Period(month, "M"), "M")
     runs = lifecycle_runs(orders, month, sleeping_days, lost_days, customer_id_col,

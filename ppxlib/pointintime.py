@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from ppxlib.sources import CleanDataset
+from ppxlib.tables import as_table
 
 #: Per table: the column whose time decides whether the row existed, and the columns whose
 #: value is only known once their own timestamp (the first of the pair) has passed.
@@ -54,7 +55,8 @@ def month_end(month: str | pd.Period) -> dt.datetime:
 
 
 def cut_table(name: str, table: ir.Table, end: dt.datetime) -> ir.Table:
-    """One table as it stood at ``end`` (see the module's rules).
+    """One table as it stood at ``end`` (see the module's rules); ``table`` may be an ibis
+    table or a data frame (:mod:`ppxlib.tables`).
 
     Examples
     --------
@@ -66,6 +68,7 @@ def cut_table(name: str, table: ir.Table, end: dt.datetime) -> ir.Table:
     >>> cut.order_id.tolist(), cut.delivered_ts.isna().tolist()
     (['a'], [True])
     """
+    table = as_table(table, name)
     row_time, later = RULES[name]
     kept = table.filter(table[row_time] < end)
     blanked = {}

@@ -104,10 +104,10 @@ def _window_buyers(orders: ir.Table, last: int, window_days: int, customer_id_co
 
 
 def _window_totals(orders: ir.Table, months: np.ndarray, window_days: int,
-                   datetime_col: str, amount_col: str) -> pd.DataFrame:
+                   datetime_col: str, monetary_value_col: str) -> pd.DataFrame:
     """Orders and revenue in ``[end - W, end)`` for each month end, from daily totals."""
     daily = (orders.group_by(day=orders[datetime_col].date())
-             .aggregate(orders=_.count(), revenue=exact_sum(_[amount_col]))
+             .aggregate(orders=_.count(), revenue=exact_sum(_[monetary_value_col]))
              .order_by("day").to_pandas())
     daily["day"] = pd.to_datetime(daily["day"])
     cum = daily.set_index("day")[["orders", "revenue"]].cumsum()
@@ -129,7 +129,7 @@ def period_metrics(
     activity_window_days: int = 365,
     customer_id_col: str = "customer_id",
     datetime_col: str = "order_ts",
-    amount_col: str = "amount",
+    monetary_value_col: str = "amount",
     monthly: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The seeds' retention, churn, repeat purchase, AOV, frequency and simple CLV per month.
@@ -166,7 +166,7 @@ def period_metrics(
     >>> float(m.loc["2024-02", "retention_rate"])
     0.5
     """
-    orders = as_orders(orders, customer_id_col, datetime_col, amount_col)
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col)
     window = int(activity_window_days)
     if window < 1:
         raise ValueError(f"activity_window_days must be at least 1, got {activity_window_days}")
@@ -206,7 +206,7 @@ def period_metrics(
 
     if monthly is None:
         monthly = monthly_activity(orders.filter(orders[datetime_col] < end), customer_id_col,
-                                   datetime_col, amount_col)
+                                   datetime_col, monetary_value_col)
     activity = monthly[monthly.month <= period].set_index("month")
     activity = activity.reindex(frame.month)
     frame["orders"] = activity.orders.fillna(0).astype("int64").to_numpy()
@@ -223,7 +223,7 @@ def period_metrics(
         year.buyers > 0).to_numpy()
 
     totals = _window_totals(orders.filter(orders[datetime_col] < end), months, window,
-                            datetime_col, amount_col)
+                            datetime_col, monetary_value_col)
     frame["orders_window"] = totals.orders_window.astype("int64").to_numpy()
     frame["revenue_window"] = totals.revenue_window.astype(float).to_numpy()
     frame["aov_window"] = frame.revenue_window / frame.orders_window.where(
@@ -238,7 +238,7 @@ def period_metrics(
 
 def window_metrics(orders: ir.Table, start: dt.datetime, end: dt.datetime,
                    customer_id_col: str = "customer_id", datetime_col: str = "order_ts",
-                   amount_col: str = "amount") -> dict:
+                   monetary_value_col: str = "amount") -> dict:
     """Customers, orders, revenue, AOV, purchase frequency and repeat rate in ``[start, end)``.
 
     Examples
@@ -251,9 +251,10 @@ def window_metrics(orders: ir.Table, start: dt.datetime, end: dt.datetime,
     >>> w["aov"], w["purchase_frequency"], w["repeat_purchase_rate"]
     (20.0, 1.5, 0.5)
     """
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col)
     o = orders.filter((orders[datetime_col] >= start) & (orders[datetime_col] < end))
     per_customer = o.group_by(customer_id_col).aggregate(n=_.count(),
-                                                         spend=exact_sum(_[amount_col]))
+                                                         spend=exact_sum(_[monetary_value_col]))
     got = per_customer.aggregate(customers=_.count(), orders=_.n.sum(), revenue=exact_sum(_.spend),
                                  repeat=(_.n >= 2).sum()).to_pyarrow().to_pylist()[0]
     customers = int(got["customers"] or 0)

@@ -141,7 +141,7 @@ def rfm_scores(
     observation_end: dt.datetime | str | None = None,
     customer_id_col: str = "customer_id",
     datetime_col: str = "order_ts",
-    amount_col: str = "amount",
+    monetary_value_col: str = "amount",
     sleeping_days: float | None = None,
     lost_days: float | None = None,
 ) -> pd.DataFrame:
@@ -167,12 +167,13 @@ def rfm_scores(
     >>> scores.loc["f", ["R", "F", "M"]].astype(int).tolist(), scores.loc["f", "segment"]
     ([5, 5, 5], 'Champions')
     """
-    orders = as_orders(orders, customer_id_col, datetime_col, amount_col)
+    orders = as_orders(orders, customer_id_col, datetime_col, monetary_value_col)
     end = (pd.Timestamp(observation_end) if observation_end is not None
            else default_observation_end(orders, datetime_col))
     o = orders.filter(orders[datetime_col] < end.to_pydatetime())
     per = o.group_by(customer_id=o[customer_id_col]).aggregate(
-        last_ts=_[datetime_col].max(), frequency=_.count(), monetary=exact_sum(_[amount_col]))
+        last_ts=_[datetime_col].max(), frequency=_.count(),
+        monetary=exact_sum(_[monetary_value_col]))
     frame = customer_frame(per)
     frame["recency_days"] = (end - frame.pop("last_ts")).dt.total_seconds() / 86_400
     frame["frequency"] = frame.frequency.astype("int64")

@@ -571,6 +571,8 @@ def order_experience_counts(surveys: ir.Table, orders: ir.Table, end: object,
         ``metric, scale_min, scale_max, matched, delivery, returned, ticket, score, n``: one
         row per combination, so as many rows as groups and scores, not answers.
     """
+    surveys, orders, returns, tickets = as_tables(surveys=surveys, orders=orders,
+                                                  returns=returns, tickets=tickets)
     t = surveys.filter(surveys.response_ts < end)
     if start is not None:
         t = t.filter(t.response_ts >= start)
@@ -656,6 +658,8 @@ def scores_by_order_experience(surveys: ir.Table, orders: ir.Table, end: object,
     >>> r["differences"][["metric", "factor", "group", "difference"]].values.tolist()
     [['csat', 'delivery', 'late', -1.0]]
     """
+    surveys, orders, returns, tickets = as_tables(surveys=surveys, orders=orders,
+                                                  returns=returns, tickets=tickets)
     counts = order_experience_counts(surveys, orders, end, returns, tickets, start)
     matched = counts[counts.matched]
     has_order = "order_id" in surveys.columns

@@ -28,6 +28,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -200,16 +201,55 @@ def _not_a_table(name: str, obj: Any) -> str:
             "folders and databases: ppxlib.open(source).validate() gives the tables)")
 
 
-def _to_engine_input(obj: Any, kind: str) -> Any:
+def _to_engine_input(obj: Any, kind: str, number_rows: bool = False) -> Any:
+    """What DuckDB reads: a pandas frame or an Arrow table (zero-copy for numbers and times).
+
+    ``number_rows`` adds ``order_id`` 1, 2, ... in the order given, to the frame rather than
+    in the engine: a row number there would be a window over every row, and one whose order
+    the engine does not promise.
+    """
     if kind == "polars":
         if type(obj).__name__ == "LazyFrame":
             obj = obj.collect()
-        return obj.to_arrow()
+        obj, kind = obj.to_arrow(), "arrow"
     if kind == "pandas":
         from ppxlib.sources import _typed  # all-null object columns get a type
 
-        return _typed(obj)
+        obj = _typed(obj)
+        # assign copies no column (copy on write): only the new one is made.
+        return obj.assign(order_id=np.arange(1, len(obj) + 1)) if number_rows else obj
+    if number_rows:
+        obj = obj.append_column("order_id", pa.array(np.arange(1, obj.num_rows + 1)))
     return obj
+
+
+#: Rows per Arrow batch that DuckDB is given: it scans batches in parallel, one chunk not.
+_BATCH_ROWS = 1 << 17
+
+
+def _load(con: Any, name: str, data: pd.DataFrame | pa.Table) -> ir.Table:
+    """The frame as a DuckDB table, read where it lies when it can be.
+
+    Numbers and times are read from the frame's own memory (no copy: a frame changed
+    afterwards changes the table); a pandas frame with text (Python objects, converted at
+    every read) is copied into DuckDB once.
+    """
+    if isinstance(data, pd.DataFrame):
+        if any(dtype.kind not in "biufmM" for dtype in data.dtypes):  # text, categories
+            return con.create_table(name, data)
+    elif any(len(column.chunks) == 1 and len(column) > _BATCH_ROWS for column in data.columns):
+        data = pa.Table.from_batches(data.to_batches(max_chunksize=_BATCH_ROWS), data.schema)
+    con.con.register(name, data)
+    return con.table(name)
+
+
+def _column_names(obj: Any, kind: str) -> list[str]:
+    if kind == "pandas":
+        return [str(c) for c in obj.columns]
+    if kind == "arrow":
+        return list(obj.column_names)
+    return list(obj.collect_schema().names() if type(obj).__name__ == "LazyFrame"
+                else obj.columns)
 
 
 def _find(table: ir.Table, wanted: str) -> str | None:
@@ -286,9 +326,14 @@ def _from_frames(frames: dict[str, Any], columns: dict[str, dict[str, str]],
     from ppxlib.sources import connect_duckdb
 
     con = connect_duckdb()
-    raw, back = {}, {}
+    raw, back, numbered = {}, {}, frozenset()
     for name, obj in frames.items():
-        table = con.create_table(name, _to_engine_input(obj, kind_of(obj)))
+        kind = kind_of(obj)
+        number_rows = name == "orders" and _lacks(obj, kind, "order_id",
+                                                  columns.get(name, {}))
+        if number_rows:  # one row, one order: ids of ppx's making are unique
+            numbered = frozenset({"orders"})
+        table = _load(con, name, _to_engine_input(obj, kind, number_rows))
         table, back[name] = _rename(name, table, columns.get(name, {}))
         for theirs, fmt in parse.get(name, {}).items():
             ours = back[name].get(theirs, theirs)
@@ -297,8 +342,11 @@ def _from_frames(frames: dict[str, Any], columns: dict[str, dict[str, str]],
             table = _supply(table, amount_used)
         raw[name] = table
 
+    # Examples of what was set aside are for ppxlib.open(...).validate(), which the warning
+    # points to; a frame is in memory, so only checks comparing rows are worth a cached copy.
     if "orders" in raw:
-        clean, quality = validate_tables(raw)
+        clean, quality = validate_tables(raw, examples=0, cache="windows",
+                                         unique_keys=numbered)
     else:
         clean, quality = _validate_alone(raw)
     _warn_exclusions(quality, stacklevel + 1)
@@ -312,11 +360,18 @@ def _from_frames(frames: dict[str, Any], columns: dict[str, dict[str, str]],
     return out
 
 
+def _lacks(obj: Any, kind: str, wanted: str, columns: Mapping[str, str]) -> bool:
+    """Whether a frame has no column for ``wanted`` (found as :func:`_find` finds it, or
+    named for it in ``columns``)."""
+    if wanted in columns.values():
+        return False
+    key = wanted.strip().lower()
+    return not any(c.strip().lower() == key for c in _column_names(obj, kind))
+
+
 def _supply(orders: ir.Table, amount_used: bool) -> ir.Table:
-    """What a lifetimes-style transaction log lacks: order ids, and amounts nobody reads."""
+    """What a lifetimes-style transaction log lacks besides order ids: amounts nobody reads."""
     extra = {}
-    if _find(orders, "order_id") is None:  # one row, one order
-        extra["order_id"] = ibis.row_number() + 1
     if not amount_used and _find(orders, "amount") is None:
         extra["amount"] = ibis.literal(0.0)
         extra[_NO_AMOUNT] = ibis.literal(True)
@@ -335,7 +390,7 @@ def _validate_alone(tables: dict[str, ir.Table]) -> tuple[dict[str, ir.Table], D
     clean, tallies, exclusions, adjustments = {}, [], [], []
     for name, table in conformed.items():
         clean[name], tally, excluded, adjusted, _ = _check_one(
-            name, table, RuleContext(as_of=as_of), examples=0, cache=True)
+            name, table, RuleContext(as_of=as_of), examples=0, cache="windows")
         tallies.append(tally)
         exclusions.extend(excluded)
         adjustments.extend(adjusted)

@@ -452,15 +452,21 @@ def _keys_unique(table: ir.Table, key: str) -> bool:
 
 
 def _check_one(
-    name: str, table: ir.Table, ctx: RuleContext, examples: int, cache: bool
+    name: str, table: ir.Table, ctx: RuleContext, examples: int, cache: bool | str,
+    keys_unique: bool = False,
 ) -> tuple[ir.Table, dict, list[dict], list[dict], dict]:
     table = attach_references(name, table, ctx)
     rules = row_rules(name, table.columns)
-    if any(rule.between_rows_of_a_key for rule in rules) and _keys_unique(table,
-                                                                         CONTRACT[name].key):
+    if any(rule.between_rows_of_a_key for rule in rules) and (
+            keys_unique or _keys_unique(table, CONTRACT[name].key)):
         # The usual case. Copies and conflicts need windows over every row (two thirds of
         # validating 10M orders); one count shows there can be none.
         rules = [rule for rule in rules if not rule.between_rows_of_a_key]
+    if cache == "windows":
+        # Only rules that compare rows (windows over the whole table) are worth a copy of
+        # the table; the others are a few comparisons per row, cheaper to run again.
+        cache = any(rule.between_rows_of_a_key or rule.name == "duplicate_row"
+                    for rule in rules)
     flags = {f"_ppx_flag_{i}": rule.violated(table, ctx).fill_null(False)
              for i, rule in enumerate(rules)}
     flagged = table.mutate(**flags) if flags else table
@@ -565,8 +571,9 @@ def validate_tables(
     tables: dict[str, ir.Table | None],
     as_of: dt.datetime | str | None = None,
     examples: int = EXAMPLE_ROWS,
-    cache: bool = True,
+    cache: bool | str = True,
     skipped: dict[str, list[tuple[int, int]]] | None = None,
+    unique_keys: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, ir.Table | None], DataQuality]:
     """Conform and check every table against the contract.
 
@@ -579,11 +586,16 @@ def validate_tables(
         time zone is converted to UTC.
     examples : int
         How many example rows to keep per rule.
-    cache : bool
-        Cache the clean tables in the engine, so later queries do not re-run the checks.
+    cache : bool or "windows"
+        Cache the clean tables in the engine, so later queries do not re-run the checks;
+        ``"windows"``: only those whose checks compare rows (copies, conflicting keys), for
+        tables that are in the engine's memory already (data frames).
     skipped : dict, optional
         Table -> ``(line, bytes)`` of lines the reader left out (too long to be a row); they
         count as read and excluded.
+    unique_keys : frozenset of str
+        Tables whose key ppx made itself, one per row (a transaction log without order ids):
+        their keys are unique, so the rules between rows of a key are not checked.
 
     Returns
     -------
@@ -635,7 +647,7 @@ def validate_tables(
             continue
         with reading(name):
             table, tally, excl, adj, smp = _check_one(name, conformed[name], ctx, examples,
-                                                      cache)
+                                                      cache, name in unique_keys)
         if skipped.get(name):
             tally, extra = _skipped_lines(name, skipped[name], tally, examples)
             excl = [extra["item"], *excl]
