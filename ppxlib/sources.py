@@ -269,6 +269,10 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
             raise
         raise ValueError(f"PPX_DUCKDB_MEMORY_LIMIT={limit!r} is not a size DuckDB understands "
                          f"(e.g. 512MB, 8GB): {err}") from None
+    # Without this, DuckDB keeps every customer-sized result in its input's order and cannot
+    # spill that state: at 45M orders the customer summary ran out of the 1 GB cap. ppx never
+    # relies on an unordered result's order (order-dependent steps say ORDER BY).
+    con.raw_sql("SET preserve_insertion_order = false")
     _utc(con)
     return con
 
