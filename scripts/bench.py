@@ -489,7 +489,13 @@ def measure_once(case: str, path: str) -> tuple[float, float]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(case, path, queue))
     proc.start()
-    elapsed, peak = queue.get()
+    while True:  # a case that dies (say, out of memory) must not leave the bench waiting
+        try:
+            elapsed, peak = queue.get(timeout=5)
+            break
+        except Exception:  # queue.Empty
+            if not proc.is_alive():
+                raise RuntimeError(f"{case}: failed (exit code {proc.exitcode}); see above") from None
     proc.join()
     return elapsed, peak
 
@@ -549,6 +555,8 @@ def run_scale(data: Path, customers: list[int], seed: int, runs: int) -> str:
                       file=sys.stderr, flush=True)
                 samples.append(measure_once(case, str(folder)))
             r = summarise(case, samples)
+            print(f"    {r['median_s']:.1f} s, {r['peak_mib']:.0f} MiB", file=sys.stderr,
+                  flush=True)
             rows.append({"stage": stage, "customers": n, "orders": orders,
                          "seconds": r["median_s"], "peak_mib": r["peak_mib"]})
     _plot_scale(rows, ROOT / "bench" / "scale.png")
@@ -577,8 +585,7 @@ def run_scale(data: Path, customers: list[int], seed: int, runs: int) -> str:
                   f"Whole report: time per order at {b:,} orders is {per_order:.2f}x that at "
                   f"{a:,} (target <= {SCALE_TARGET}); peak memory "
                   f"{report[b]['peak_mib'] / 1024:.1f} GiB of the process tree (target: "
-                  f"within this machine's {SCALE_MEMORY_MIB // 1024} GiB), DuckDB capped at "
-                  "1 GB per connection."]
+                  f"within this machine's {SCALE_MEMORY_MIB // 1024} GiB)."]
     return "\n".join(lines)
 
 
@@ -631,7 +638,9 @@ def main(argv: list[str] | None = None) -> int:
 
         text = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
                 f"{platform.python_version()}; {args.runs} run(s) per point, each in a fresh "
-                f"process; {dt.date.today()}.\n\n"
+                f"process; DuckDB capped at "
+                f"{os.environ.get('PPX_DUCKDB_MEMORY_LIMIT') or '1GB'} per connection; "
+                f"{dt.date.today()}.\n\n"
                 + run_scale(args.data, args.scale_customers, args.seed, args.runs))
         print(text)
         (ROOT / "bench" / "scale.md").write_text(text + "\n")
