@@ -495,7 +495,8 @@ def measure_once(case: str, path: str) -> tuple[float, float]:
             break
         except Exception:  # queue.Empty
             if not proc.is_alive():
-                raise RuntimeError(f"{case}: failed (exit code {proc.exitcode}); see above") from None
+                raise RuntimeError(
+                    f"{case}: failed (exit code {proc.exitcode}); see above") from None
     proc.join()
     return elapsed, peak
 
