@@ -583,11 +583,18 @@ for _name in ("execute", "to_pyarrow"):
     _wrap(_name)
 
 
-def _no_batches(self, *args, **kwargs):
-    raise AssertionError("streaming batches to Python is not expected")
+_batches = _duckdb.Backend.to_pyarrow_batches
 
 
-_duckdb.Backend.to_pyarrow_batches = _no_batches
+def _counted_batches(self, expr, *args, **kwargs):  # streamed rows count as much as others
+    import pyarrow as _pa
+
+    table = _batches(self, expr, *args, **kwargs).read_all()
+    _check(table.num_rows, "to_pyarrow_batches")
+    return _pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+
+_duckdb.Backend.to_pyarrow_batches = _counted_batches
 '''
 
 
