@@ -8,6 +8,8 @@ memory cap.
 
 from __future__ import annotations
 
+import warnings
+
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -28,7 +30,9 @@ def customer_frame(expr: ir.Table, key: str = "customer_id") -> pd.DataFrame:
     # whole customer-sized result inside its memory cap (at 5M customers, over DuckDB's 1 GB
     # per connection), while batches leave it only the query's own, spillable, state.
     # pyarrow sorts strings by their bytes, as DuckDB and Spark do.
-    table = expr.to_pyarrow_batches(chunk_size=1_000_000).read_all().sort_by(key)
+    with warnings.catch_warnings():  # ibis streams with DuckDB's deprecated fetch_record_batch
+        warnings.simplefilter("ignore", DeprecationWarning)
+        table = expr.to_pyarrow_batches(chunk_size=1_000_000).read_all().sort_by(key)
     # Ids are unique, so pyarrow's de-duplication of strings would only cost time (most of
     # the conversion for a million ids); building the index apart avoids set_index's copy.
     index = pd.Index(table.column(key).to_pandas(deduplicate_objects=False), name=key)
