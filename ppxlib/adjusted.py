@@ -55,7 +55,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from ppxlib.engine import customer_frame, first_by
+from ppxlib.engine import customer_frame, first_by, labels
 from ppxlib.experience import first_order_experience
 from ppxlib.pointintime import cut_table
 from ppxlib.repurchase import second_order_durations
@@ -191,9 +191,9 @@ def customer_table(orders: ir.Table, returns: ir.Table | None, tickets: ir.Table
     frame = experience.join(covariates, how="inner").join(reorder, how="inner")
     for column in COVARIATES:
         if column in frame:
-            frame[column] = frame[column].fillna("(missing)").astype(str)
+            frame[column] = labels(frame[column].fillna("(missing)").astype(str))
     first = pd.to_datetime(frame.first_ts)
-    frame["quarter"] = (first.dt.year.astype(str) + "-Q" + first.dt.quarter.astype(str))
+    frame["quarter"] = labels(first.dt.year.astype(str) + "-Q" + first.dt.quarter.astype(str))
     frame["followed_days"] = (pd.Timestamp(end) - first).dt.total_seconds() / 86_400
     return frame
 

@@ -28,7 +28,7 @@ from ibis import _
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.cohorts import wilson_interval
-from ppxlib.engine import customer_frame, exact_sum, first_by
+from ppxlib.engine import customer_frame, exact_sum, first_by, labels
 from ppxlib.repurchase import compare_groups, second_order_durations
 from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meier
 from ppxlib.tables import as_table, as_tables
@@ -345,20 +345,20 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
     out = pd.DataFrame(index=frame.index)
     known = frame.delivered_ts.notna() & frame.promised_ts.notna()
     late = frame.delivered_ts > frame.promised_ts
-    out["delivery"] = np.where(~known, "unknown", np.where(late, "late", "on time"))
+    out["delivery"] = labels(np.where(~known, "unknown", np.where(late, "late", "on time")))
     returned = column("_returned").astype("boolean").fillna(False).to_numpy(dtype=bool)
-    out["returned"] = np.where(returned, "returned", "kept")
+    out["returned"] = labels(np.where(returned, "returned", "kept"))
     hours = column("_ticket_hours")
     is_open = column("_ticket_open").astype("boolean").fillna(False).to_numpy(dtype=bool)
-    out["ticket"] = np.where(is_open, "open", np.where(
+    out["ticket"] = labels(np.where(is_open, "open", np.where(
         hours.isna(), "none", np.where(hours <= fast_ticket_hours, "resolved fast",
-                                       "resolved slowly")))
+                                       "resolved slowly"))))
     low = column("_csat_low").astype("boolean")
-    out["first_csat"] = np.where(low.isna(), "no answer",
-                                 np.where(low.fillna(False), "low", "high"))
+    out["first_csat"] = labels(np.where(low.isna(), "no answer",
+                                        np.where(low.fillna(False), "low", "high")))
     score = column("_nps")
-    out["nps_group"] = np.where(score.isna(), "no answer", np.where(
-        score >= 9, "promoter", np.where(score >= 7, "passive", "detractor")))
+    out["nps_group"] = labels(np.where(score.isna(), "no answer", np.where(
+        score >= 9, "promoter", np.where(score >= 7, "passive", "detractor"))))
     return out
 
 

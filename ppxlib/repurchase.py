@@ -19,7 +19,7 @@ from ibis import _
 from scipy import stats
 
 from ppxlib.cohorts import MISSING_GROUP, default_observation_end
-from ppxlib.engine import customer_frame
+from ppxlib.engine import customer_frame, labels
 from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meier
 from ppxlib.tables import as_orders
 
@@ -89,7 +89,7 @@ def second_order_durations(
     out = ["customer_id", "days", "reordered"]
     if by is not None:
         if by == "cohort":
-            frame["group"] = pd.to_datetime(frame["group"]).dt.to_period("M").astype(str)
+            frame["group"] = labels(pd.to_datetime(frame["group"]).dt.to_period("M").astype(str))
         frame["group"] = frame["group"].fillna(MISSING_GROUP).astype(str)
         out.append("group")
     return frame[out].reset_index(drop=True)
