@@ -42,6 +42,27 @@ def customer_frame(expr: ir.Table, key: str = "customer_id") -> pd.DataFrame:
     return frame
 
 
+def stage(expr: ir.Table) -> ir.Table:
+    """``expr`` computed now and kept in the engine, for the rest of a long query to build on.
+
+    One query that finds each customer's first order and then joins returns, tickets and
+    answers onto it makes the engine hold every join's and aggregate's state at once: at five
+    million customers that is more than DuckDB's 1 GB cap, though each step alone fits (and
+    spills). Staging the customer-sized intermediate splits the query in two. The staged
+    table is the engine's (DuckDB: a temporary table, which spills too; Spark: a cached
+    DataFrame) and is dropped when the last expression built on it goes.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"c": ["a", "a", "b"], "n": [1, 2, 3]})
+    >>> per = stage(t.group_by("c").aggregate(n=t.n.sum()))
+    >>> int(per.n.sum().execute())
+    6
+    """
+    return expr.cache()
+
+
 def labels(values) -> np.ndarray:
     """Text labels as an object array in which equal labels are one ``str`` object.
 

@@ -28,7 +28,7 @@ from ibis import _
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from ppxlib.cohorts import wilson_interval
-from ppxlib.engine import customer_frame, exact_sum, first_by, labels
+from ppxlib.engine import customer_frame, exact_sum, first_by, labels, stage
 from ppxlib.repurchase import compare_groups, second_order_durations
 from ppxlib.survival import at_times, every, first_time_at_or_below, kaplan_meier
 from ppxlib.tables import as_table, as_tables
@@ -316,7 +316,9 @@ def first_order_experience(orders: ir.Table, returns: ir.Table | None,
         attributes[column] = o[column] if column in o.columns else ibis.null("timestamp")
     firsts = o.group_by("customer_id").aggregate(
         _first=first_by(ibis.struct(attributes), o.order_ts, o.order_id))
-    firsts = firsts.select("customer_id", *(firsts._first[c].name(c) for c in attributes))
+    # staged: with the joins below in the same query, five million customers overflow
+    # DuckDB's 1 GB cap, while each half fits
+    firsts = stage(firsts.select("customer_id", *(firsts._first[c].name(c) for c in attributes)))
     # Everything is joined onto the first orders in the engine; one row per customer returns.
     facts = firsts
     if returns is not None:

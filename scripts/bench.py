@@ -257,6 +257,13 @@ def _shop_folder(path: str) -> Path:
     return folder
 
 
+def _fail_if_failed(result) -> None:
+    """A report with failed pages is not a time to report: the case fails instead."""
+    if result.failed:
+        failed = [(n.name, n.error) for n in result.notebooks if n.error]
+        raise RuntimeError(f"failed: {failed}")
+
+
 def report_ppx(folder: Path) -> None:
     import tempfile
 
@@ -265,9 +272,7 @@ def report_ppx(folder: Path) -> None:
     with tempfile.TemporaryDirectory() as out:
         result = run_report(folder, out=out, month="2026-10", as_of="2026-11-01T00:00:00",
                             progress=False)
-        if result.failed:
-            print(f"    failed: {[(n.name, n.error) for n in result.notebooks if n.error]}",
-                  file=sys.stderr)
+        _fail_if_failed(result)
 
 
 def _sample_folder(path: str) -> Path:  # noqa: ARG001 - the committed sample, whatever size
@@ -285,9 +290,7 @@ def report_sample(folder: Path) -> None:
     with tempfile.TemporaryDirectory() as out:  # landing page, briefing and five reports
         result = run_report(folder, out=out, month="2026-10", as_of="2026-11-23T00:00:00",
                             progress=False)
-        if result.failed:
-            print(f"    failed: {[(n.name, n.error) for n in result.notebooks if n.error]}",
-                  file=sys.stderr)
+        _fail_if_failed(result)
 
 
 def _experience_frame(path: str):
@@ -551,10 +554,16 @@ def run_scale(data: Path, customers: list[int], seed: int, runs: int) -> str:
         orders = pq.ParquetFile(folder / "orders.parquet").metadata.num_rows
         for stage, case in SCALE_STAGES.items():
             samples = []
-            for round_number in range(1, runs + 1):
-                print(f"scale {n:,} customers, round {round_number}/{runs}: {stage} ...",
-                      file=sys.stderr, flush=True)
-                samples.append(measure_once(case, str(folder)))
+            try:
+                for round_number in range(1, runs + 1):
+                    print(f"scale {n:,} customers, round {round_number}/{runs}: {stage} ...",
+                          file=sys.stderr, flush=True)
+                    samples.append(measure_once(case, str(folder)))
+            except RuntimeError as err:  # recorded as failed; the other points still run
+                print(f"    {err}", file=sys.stderr, flush=True)
+                rows.append({"stage": stage, "customers": n, "orders": orders,
+                             "seconds": None, "peak_mib": None})
+                continue
             r = summarise(case, samples)
             print(f"    {r['median_s']:.1f} s, {r['peak_mib']:.0f} MiB", file=sys.stderr,
                   flush=True)
@@ -565,11 +574,16 @@ def run_scale(data: Path, customers: list[int], seed: int, runs: int) -> str:
     lines = ["| stage | customers | orders | seconds | µs per order | peak MiB |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r["seconds"] is None:
+            lines.append(f"| {r['stage']} | {r['customers']:,} | {r['orders']:,} | failed | | |")
+            continue
         lines.append(f"| {r['stage']} | {r['customers']:,} | {r['orders']:,} | "
                      f"{r['seconds']:.1f} | {r['seconds'] / r['orders'] * 1e6:.2f} | "
                      f"{r['peak_mib']:.0f} |")
     sizes = sorted({r["orders"] for r in rows})
-    if len(sizes) >= 2:
+    if any(r["seconds"] is None for r in rows):
+        lines += ["", "Some points failed (see above): no growth figures."]
+    elif len(sizes) >= 2:
         a, b = sizes[-2], sizes[-1]
         lines += ["", f"Growth from {a:,} to {b:,} orders (time ~ orders^k; k = 1 is linear):",
                   "", "| stage | k | time per order, largest / middle size |", "|---|---:|---:|"]
@@ -599,7 +613,8 @@ def _plot_scale(rows: list[dict], path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), dpi=100)
     for stage in SCALE_STAGES:
-        mine = sorted((r for r in rows if r["stage"] == stage), key=lambda r: r["orders"])
+        mine = sorted((r for r in rows if r["stage"] == stage and r["seconds"] is not None),
+                      key=lambda r: r["orders"])
         x = [r["orders"] / 1e6 for r in mine]
         left.plot(x, [r["seconds"] / r["orders"] * 1e6 for r in mine], marker="o",
                   label=stage)
