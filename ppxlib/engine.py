@@ -48,9 +48,10 @@ def stage(expr: ir.Table) -> ir.Table:
     One query that finds each customer's first order and then joins returns, tickets and
     answers onto it makes the engine hold every join's and aggregate's state at once: at five
     million customers that is more than DuckDB's 1 GB cap, though each step alone fits (and
-    spills). Staging the customer-sized intermediate splits the query in two. The staged
-    table is the engine's (DuckDB: a temporary table, which spills too; Spark: a cached
-    DataFrame) and is dropped when the last expression built on it goes.
+    spills). Staging the customer-sized intermediate splits the query in two: a DuckDB
+    temporary table, which spills too, dropped when the last expression built on it goes.
+    Other engines (Spark) plan and spill their own stages, so there ``expr`` is returned as
+    it is.
 
     Examples
     --------
@@ -60,7 +61,7 @@ def stage(expr: ir.Table) -> ir.Table:
     >>> int(per.n.sum().execute())
     6
     """
-    return expr.cache()
+    return expr.cache() if expr._find_backend(use_default=True).name == "duckdb" else expr
 
 
 def labels(values) -> np.ndarray:
