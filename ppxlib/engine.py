@@ -79,12 +79,12 @@ def labels(values) -> np.ndarray:
     >>> shared = labels(np.where([True, False, True], "late", "on time"))
     >>> shared.tolist(), shared[0] is shared[2]
     (['late', 'on time', 'late'], True)
+    >>> labels([None, None]).tolist()
+    [nan, nan]
     """
     codes, names = pd.factorize(pd.Series(values, copy=False))
-    shared = names.to_numpy(dtype=object)[codes]
-    if (codes < 0).any():
-        shared[codes < 0] = np.nan
-    return shared
+    # code -1 is a missing value: it picks the extra NaN at the end
+    return np.append(names.to_numpy(dtype=object), np.nan)[codes]
 
 
 def exact_sum(value: ir.NumericColumn, where: ir.BooleanValue | None = None) -> ir.FloatingScalar:
