@@ -52,7 +52,7 @@ from ppxlib.kpis import last_complete_month, order_span, to_month
 from ppxlib.notebook import REDACT_KEY_ENV
 from ppxlib.shared import SHARED_ENV
 from ppxlib.snapshot import write_snapshot
-from ppxlib.sources import mask_secrets, out_of_memory_message
+from ppxlib.sources import THREADS_ENV, mask_secrets, out_of_memory_message
 from ppxlib.sources import open as open_source
 
 SECRET_ENV = "PPX_SOURCE"
@@ -321,6 +321,23 @@ def _redacted_output(output: dict) -> dict:
     return nbformat.v4.new_output("display_data", data={"text/html": (
         f'<p class="ppx-notice">This section failed ({name}). The details are withheld from '
         "a redacted report; the run printed them on the terminal.</p>")})
+
+
+def threads_per_kernel(workers: int, cores: int | None = None) -> int:
+    """DuckDB threads for each of ``workers`` kernels run at once: the cores shared out.
+
+    Every kernel opens its own DuckDB connection, and each thread of it keeps its own hash
+    tables and sort runs within that connection's memory cap. More threads than cores
+    between them buys no speed and divides the cap further: at 45M orders, two kernels of
+    two threads each on two cores ran out of the 1 GB cap.
+
+    Examples
+    --------
+    >>> threads_per_kernel(2, cores=2), threads_per_kernel(2, cores=8), threads_per_kernel(4, 2)
+    (1, 4, 1)
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
 
 
 @contextmanager
@@ -801,6 +818,8 @@ def run_report(
             backend.disconnect()
         if redact:  # the key goes to the kernels by environment, never as a parameter
             env[REDACT_KEY_ENV] = redaction_key(out, progress)
+        if not os.environ.get(THREADS_ENV):  # the user's own setting stands
+            env[THREADS_ENV] = str(threads_per_kernel(workers))
         stopping: list[bool] = []
 
         def run(path: Path) -> NotebookResult:

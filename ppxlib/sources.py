@@ -46,6 +46,8 @@ FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 #: several kernels at once. DuckDB spills what does not fit to disk: at 10M orders the
 #: customer summary runs as fast under this cap in a quarter less memory (README, Memory).
 DUCKDB_MEMORY_LIMIT = "1GB"
+#: DuckDB's threads per connection ppx opens, when set (see :func:`connect_duckdb`).
+THREADS_ENV = "PPX_DUCKDB_THREADS"
 CSV_DELIMITERS = (",", ";", "\t", "|")
 #: Hive's name for a partition whose value was null.
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
@@ -250,7 +252,9 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
 
     Memory is capped at ``$PPX_DUCKDB_MEMORY_LIMIT`` (default :data:`DUCKDB_MEMORY_LIMIT`;
     any DuckDB size such as ``"8GB"``), what does not fit spills to a private folder under
-    the system's temporary directory, and naive timestamps are read as UTC.
+    the system's temporary directory, and naive timestamps are read as UTC. DuckDB runs
+    ``$PPX_DUCKDB_THREADS`` threads when that is set (``ppx report`` sets it for its kernels:
+    the machine's cores shared among the notebooks it runs at once), else one per core.
 
     Examples
     --------
@@ -259,11 +263,13 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
     '953.6 MiB'
     """
     limit = os.environ.get("PPX_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+    threads = _duckdb_threads()
     # Per process: two kernels spilling into one folder would overwrite each other's files.
     spill = Path(tempfile.gettempdir()) / f"ppx-duckdb-{os.getpid()}"
     try:
         con = ibis.duckdb.connect(database, read_only=read_only, memory_limit=limit,
-                                  temp_directory=str(spill))
+                                  temp_directory=str(spill),
+                                  **({"threads": threads} if threads else {}))
     except duckdb.ParserException as err:
         if limit == DUCKDB_MEMORY_LIMIT:
             raise
@@ -275,6 +281,21 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
     con.raw_sql("SET preserve_insertion_order = false")
     _utc(con)
     return con
+
+
+def _duckdb_threads() -> int | None:
+    """``$PPX_DUCKDB_THREADS`` as a whole number of threads, or None when it is not set.
+
+    Each DuckDB thread keeps its own hash tables and sort runs inside the one memory cap:
+    two kernels with a thread per core each split 1 GB four ways on two cores, for no speed.
+    """
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"PPX_DUCKDB_THREADS={text!r} is not a whole number of threads "
+                         "(1 or more)")
+    return int(text)
 
 
 def out_of_memory_message(message: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -460,6 +461,40 @@ def test_duckdb_running_out_of_memory_in_a_notebook_says_how_to_raise_the_cap(sh
     assert error.startswith("OutOfMemoryException: DuckDB ran out of memory (Out of Memory")
     assert "PPX_DUCKDB_MEMORY_LIMIT=8GB" in error
     assert "Possible solutions" not in error
+
+
+def _threads_probe(folder: Path) -> tuple[Path, Path]:
+    """A notebook that writes its DuckDB connection's thread count to a file."""
+    seen = folder / "threads.txt"
+    probe = _notebook(folder / "50_threads.ipynb",
+                      "import ppxlib\ncon = ppxlib.open(source).backend\n"
+                      "threads = con.raw_sql(\"SELECT current_setting('threads')\").fetchone()[0]\n"
+                      f"open({str(seen)!r}, 'w').write(str(threads))")
+    return probe, seen
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_kernel_gets_its_share_of_the_cores_as_duckdb_threads(shop_folder, tmp_path,
+                                                                   monkeypatch, workers):
+    monkeypatch.delenv("PPX_DUCKDB_THREADS", raising=False)
+    probe, seen = _threads_probe(tmp_path)
+    code = main(["report", "--source", str(shop_folder), "--out", str(tmp_path / "out"),
+                 "--quiet", "--as-of", AS_OF, "--month", "2025-03", "--notebook", str(probe),
+                 "--workers", str(workers)])
+    assert code == 0
+    cores = os.cpu_count() or 1
+    assert int(seen.read_text()) == max(1, cores // workers)
+    assert ppxlib.report.threads_per_kernel(workers, cores=8) == 8 // workers
+
+
+def test_the_users_own_duckdb_threads_setting_reaches_the_kernels(shop_folder, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setenv("PPX_DUCKDB_THREADS", "3")
+    probe, seen = _threads_probe(tmp_path)
+    assert main(["report", "--source", str(shop_folder), "--out", str(tmp_path / "out"),
+                 "--quiet", "--as-of", AS_OF, "--month", "2025-03",
+                 "--notebook", str(probe)]) == 0
+    assert seen.read_text() == "3"
 
 
 def test_duckdb_running_out_of_memory_before_any_notebook_is_a_clear_error(

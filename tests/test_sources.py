@@ -65,6 +65,16 @@ def test_duckdb_memory_is_capped_and_spills_to_a_private_folder(shop, tmp_path, 
         ppxlib.open(tmp_path)
 
 
+def test_duckdb_threads_follow_the_environment(shop, monkeypatch):
+    monkeypatch.setenv("PPX_DUCKDB_THREADS", "1")
+    assert _setting(ppxlib.open(shop.tables()), "threads") == 1
+    monkeypatch.delenv("PPX_DUCKDB_THREADS")
+    assert _setting(ppxlib.open(shop.tables()), "threads") == os.cpu_count()
+    monkeypatch.setenv("PPX_DUCKDB_THREADS", "0")
+    with pytest.raises(ValueError, match="PPX_DUCKDB_THREADS='0' is not a whole number"):
+        ppxlib.open(shop.tables())
+
+
 def test_folder_without_orders_is_a_clear_error(tmp_path):
     (tmp_path / "returns.csv").write_text("order_id,return_ts\n1,2024-01-01\n")
     with pytest.raises(FileNotFoundError, match="no orders table"):
