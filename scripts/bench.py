@@ -580,28 +580,61 @@ def run_scale(data: Path, customers: list[int], seed: int, runs: int) -> str:
         lines.append(f"| {r['stage']} | {r['customers']:,} | {r['orders']:,} | "
                      f"{r['seconds']:.1f} | {r['seconds'] / r['orders'] * 1e6:.2f} | "
                      f"{r['peak_mib']:.0f} |")
-    sizes = sorted({r["orders"] for r in rows})
-    if any(r["seconds"] is None for r in rows):
-        lines += ["", "Some points failed (see above): no growth figures."]
-    elif len(sizes) >= 2:
-        a, b = sizes[-2], sizes[-1]
-        lines += ["", f"Growth from {a:,} to {b:,} orders (time ~ orders^k; k = 1 is linear):",
-                  "", "| stage | k | time per order, largest / middle size |", "|---|---:|---:|"]
-        exponents = {}
-        for stage in SCALE_STAGES:
-            t = {r["orders"]: r["seconds"] for r in rows if r["stage"] == stage}
-            exponents[stage] = growth(t, a, b)
-            lines.append(f"| {stage} | {exponents[stage]:.2f} | "
-                         f"{(t[b] / b) / (t[a] / a):.2f} |")
-        report = {r["orders"]: r for r in rows if r["stage"] == "ppx report"}
-        per_order = (report[b]["seconds"] / b) / (report[a]["seconds"] / a)
-        fastest = max(exponents, key=exponents.get)
-        lines += ["", f"Fastest-growing stage: {fastest} (k = {exponents[fastest]:.2f}).",
-                  f"Whole report: time per order at {b:,} orders is {per_order:.2f}x that at "
-                  f"{a:,} (target <= {SCALE_TARGET}); peak memory "
-                  f"{report[b]['peak_mib'] / 1024:.1f} GiB of the process tree (target: "
-                  f"within this machine's {SCALE_MEMORY_MIB // 1024} GiB)."]
+    lines += growth_lines(rows)
     return "\n".join(lines)
+
+
+def growth_lines(rows: list[dict]) -> list[str]:
+    """The scale table's growth figures, from the two largest sizes, for each stage measured
+    at both; a stage with a failed point at either says so instead.
+
+    Examples
+    --------
+    >>> rows = [{"stage": s, "orders": n, "seconds": t, "peak_mib": 1024.0}
+    ...         for s, n, t in [("rfm_summary", 10, 1.0), ("rfm_summary", 50, 5.0),
+    ...                         ("ppx report", 10, 1.0), ("ppx report", 50, None)]]
+    >>> print("\\n".join(growth_lines(rows)))  # doctest: +NORMALIZE_WHITESPACE
+    <BLANKLINE>
+    Growth from 10 to 50 orders (time ~ orders^k; k = 1 is linear):
+    <BLANKLINE>
+    | stage | k | time per order, largest / middle size |
+    |---|---:|---:|
+    | rfm_summary | 1.00 | 1.00 |
+    | ppx report | failed | |
+    <BLANKLINE>
+    Fastest-growing stage of those measured at both sizes: rfm_summary (k = 1.00).
+    Whole report: failed at 50 orders, so its target (time per order <= 1.2x that at 10) is not met.
+    """
+    sizes = sorted({r["orders"] for r in rows})
+    if len(sizes) < 2:
+        return []
+    a, b = sizes[-2], sizes[-1]
+    lines = ["", f"Growth from {a:,} to {b:,} orders (time ~ orders^k; k = 1 is linear):",
+             "", "| stage | k | time per order, largest / middle size |", "|---|---:|---:|"]
+    exponents = {}
+    for stage in dict.fromkeys(r["stage"] for r in rows):
+        t = {r["orders"]: r["seconds"] for r in rows if r["stage"] == stage}
+        if t.get(a) is None or t.get(b) is None:
+            lines.append(f"| {stage} | failed | |")
+            continue
+        exponents[stage] = growth(t, a, b)
+        lines.append(f"| {stage} | {exponents[stage]:.2f} | {(t[b] / b) / (t[a] / a):.2f} |")
+    lines.append("")
+    if exponents:
+        fastest = max(exponents, key=exponents.get)
+        lines.append(f"Fastest-growing stage of those measured at both sizes: {fastest} "
+                     f"(k = {exponents[fastest]:.2f}).")
+    report = {r["orders"]: r for r in rows if r["stage"] == "ppx report"}
+    if "ppx report" not in exponents:
+        lines.append(f"Whole report: failed at {b:,} orders, so its target (time per order "
+                     f"<= {SCALE_TARGET}x that at {a:,}) is not met.")
+        return lines
+    per_order = (report[b]["seconds"] / b) / (report[a]["seconds"] / a)
+    lines.append(f"Whole report: time per order at {b:,} orders is {per_order:.2f}x that at "
+                 f"{a:,} (target <= {SCALE_TARGET}); peak memory "
+                 f"{report[b]['peak_mib'] / 1024:.1f} GiB of the process tree (target: "
+                 f"within this machine's {SCALE_MEMORY_MIB // 1024} GiB).")
+    return lines
 
 
 def _plot_scale(rows: list[dict], path: Path) -> None:
