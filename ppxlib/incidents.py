@@ -20,16 +20,13 @@ import pandas as pd
 from ibis import _
 from scipy import stats
 
+from ppxlib.kpis import to_month
 from ppxlib.survey import holm as holm_adjust
 from ppxlib.tables import as_table
 
 NOT_GIVEN = "(not given)"
 COLUMNS = ["topic", "count", "share", "trailing_count", "trailing_share", "ratio", "p_value",
            "p_holm", "flagged"]
-
-
-def _period(month) -> pd.Period:
-    return month if isinstance(month, pd.Period) else pd.Period(str(month), "M")
 
 
 def monthly_counts(table: ir.Table, column: str, ts_column: str, month, months: int = 7
@@ -51,7 +48,7 @@ def monthly_counts(table: ir.Table, column: str, ts_column: str, month, months: 
     ...                                                      ].values.tolist()
     [['2026-01', 'a', 1], ['2026-02', 'b', 1]]
     """
-    period = _period(month)
+    period = to_month(month)
     start = (period - (months - 1)).start_time.to_pydatetime()
     end = (period + 1).start_time.to_pydatetime()
     if column not in table.columns:
@@ -103,7 +100,7 @@ def recurring(table: ir.Table, column: str, ts_column: str, month, trailing_mont
     >>> flags[flags.flagged].topic.tolist()  # doctest: +SKIP
     ['delivery']
     """
-    period = _period(month)
+    period = to_month(month)
     counts = monthly_counts(table, column, ts_column, period, trailing_months + 1)
     this = counts[counts.month == str(period)].set_index("topic")["count"]
     before = counts[counts.month != str(period)].groupby("topic")["count"].sum()

@@ -32,14 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ppxlib.adjusted import FACTORS, _words
+from ppxlib.kpis import to_month
 from ppxlib.takeaways import money
 
 COLUMNS = ["factor", "level", "reference", "customers", "without_prediction", "relative",
            "amount", "low", "high", "sentence"]
-
-
-def _month(month) -> pd.Period:
-    return month if isinstance(month, pd.Period) else pd.Period(str(month), "M")
 
 
 def value_at_stake(differences: pd.DataFrame, customers: pd.DataFrame, expected: pd.DataFrame,
@@ -88,7 +85,7 @@ def value_at_stake(differences: pd.DataFrame, customers: pd.DataFrame, expected:
     if missing:
         raise ValueError(f"expected: no column {', '.join(sorted(missing))} "
                          f"({len(expected):,} rows; columns {list(expected.columns)})")
-    period = _month(month)
+    period = to_month(month)
     start, end = period.start_time, (period + 1).start_time
     first = pd.to_datetime(customers.first_ts)
     new = customers[(first >= start) & (first < end)]
