@@ -216,28 +216,43 @@ def _fit_bgnbd(rows: pd.DataFrame, notes: list[str]) -> BetaGeoFitter:
                 ("lifetimes' default start", 0.0, None),
                 ("a tiny penalizer (1e-6)", 1e-6, _start(rows, scale)),
                 ("a small penalizer (1e-3)", 1e-3, None)]
-    errors = []
-    for label, penalizer, start in attempts:
-        bgf = BetaGeoFitter(penalizer_coef=penalizer)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                bgf.fit(*args, weights=rows.weight, initial_params=start, verbose=False)
-        except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
-            errors.append(f"{label}: {type(err).__name__}")
-            continue
-        if np.all(np.isfinite(bgf.params_.to_numpy())):
-            if errors:
-                notes.append(f"BG/NBD fitted from {label} after: {'; '.join(errors)}.")
-            if penalizer:
-                notes.append(f"BG/NBD needed a penalizer of {penalizer:g}; parameters are "
-                             "shrunk slightly towards zero.")
-            return bgf
-        errors.append(f"{label}: non-finite parameters")
+    bgf, label, penalizer, errors = _first_fit(
+        lambda penalizer: BetaGeoFitter(penalizer_coef=penalizer), attempts, rows)
+    if bgf is not None:
+        if errors:
+            notes.append(f"BG/NBD fitted from {label} after: {'; '.join(errors)}.")
+        if penalizer:
+            notes.append(f"BG/NBD needed a penalizer of {penalizer:g}; parameters are "
+                         "shrunk slightly towards zero.")
+        return bgf
     raise CLVFitError(
         "the BG/NBD model did not converge (" + "; ".join(errors) + "). Check that the "
         "summary has repeat purchases and varied recency; try another time unit "
         "(freq_multiplier), a longer observation period, or fit_clv(..., penalizer=0.01).")
+
+
+def _first_fit(make, attempts: list[tuple], rows: pd.DataFrame):
+    """Fit ``make(penalizer)`` with each ``(label, penalizer, start)`` of ``attempts`` in turn.
+
+    Returns the first fitter whose fit converged to finite parameters, its label and
+    penalizer, and what went wrong with the attempts before it (``None, None, None, errors``
+    when every attempt failed).
+    """
+    errors: list[str] = []
+    for label, penalizer, start in attempts:
+        fitter = make(penalizer)
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                fitter.fit(rows.frequency, rows.recency, rows["T"], weights=rows.weight,
+                           initial_params=start, verbose=False)
+        except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+            errors.append(f"{label}: {type(err).__name__}")
+            continue
+        if np.all(np.isfinite(fitter.params_.to_numpy())):
+            return fitter, label, penalizer, errors
+        errors.append(f"{label}: non-finite parameters")
+    return None, None, None, errors
 
 
 #: Parameter names of each purchase model, as :attr:`CLVModel.params_` lists them.
@@ -247,30 +262,22 @@ PURCHASE_PARAMS = {"BG/NBD": BGNBD_PARAMS, "MBG/NBD": BGNBD_PARAMS,
 
 def _fit_other(rows: pd.DataFrame, name: str, notes: list[str]):
     """MBG/NBD or Pareto/NBD with lifetimes' own fitters (on the collapsed rows)."""
-    args = (rows.frequency, rows.recency, rows["T"])
-    errors = []
-    for penalizer in (0.0, 1e-6, 1e-3):
-        fitter = (ModifiedBetaGeoFitter(penalizer_coef=penalizer) if name == "MBG/NBD"
-                  else ParetoNBDFitter(penalizer_coef=penalizer))
-        # lifetimes would start Pareto/NBD from random parameters: start from ones instead
-        start = None if name == "MBG/NBD" else np.ones(4)
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                fitter.fit(*args, weights=rows.weight, initial_params=start, verbose=False)
-        except (ConvergenceError, ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
-            errors.append(f"penalizer {penalizer:g}: {type(err).__name__}")
-            continue
-        if np.all(np.isfinite(fitter.params_.to_numpy())):
-            if penalizer:
-                notes.append(f"{name} needed a penalizer of {penalizer:g}.")
-            if getattr(fitter, "_hessian_", None) is None:
-                fitter._hessian_ = _numerical_hessian(fitter, rows)
-            # a simulator closure lifetimes attaches: it cannot be pickled, and the reports
-            # share fitted models between notebooks as pickles
-            vars(fitter).pop("generate_new_data", None)
-            return fitter
-        errors.append(f"penalizer {penalizer:g}: non-finite parameters")
+    # lifetimes would start Pareto/NBD from random parameters: start from ones instead
+    start = None if name == "MBG/NBD" else np.ones(4)
+    make = ModifiedBetaGeoFitter if name == "MBG/NBD" else ParetoNBDFitter
+    fitter, _, penalizer, errors = _first_fit(
+        lambda penalizer: make(penalizer_coef=penalizer),
+        [(f"penalizer {penalizer:g}", penalizer, start) for penalizer in (0.0, 1e-6, 1e-3)],
+        rows)
+    if fitter is not None:
+        if penalizer:
+            notes.append(f"{name} needed a penalizer of {penalizer:g}.")
+        if getattr(fitter, "_hessian_", None) is None:
+            fitter._hessian_ = _numerical_hessian(fitter, rows)
+        # a simulator closure lifetimes attaches: it cannot be pickled, and the reports
+        # share fitted models between notebooks as pickles
+        vars(fitter).pop("generate_new_data", None)
+        return fitter
     raise CLVFitError(f"the {name} model did not converge (" + "; ".join(errors) + ").")
 
 
