@@ -75,6 +75,34 @@ def test_collapsing_rows_gives_lifetimes_plain_fit(cdnow_calibration, cdnow_mode
         assert cdnow_model.params_[name] == pytest.approx(plain.params_[name], rel=1e-4)
 
 
+def test_when_the_fast_fit_fails_lifetimes_own_optimiser_reaches_the_same_fit(
+        cdnow_calibration, cdnow_model, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no convergence")
+
+    monkeypatch.setattr("ppxlib.clv.bgnbd.fit", broken)
+    rescued = fit_clv(cdnow_calibration, time_unit_days=7)
+    assert any("lifetimes' own optimiser was used" in note for note in rescued.notes_)
+    for name in ("r", "alpha", "a", "b"):
+        assert rescued.params_[name] == pytest.approx(cdnow_model.params_[name], rel=1e-4)
+
+
+def test_a_model_that_fails_every_attempt_names_each_attempt(cdnow_calibration, monkeypatch):
+    from lifetimes.fitters import ConvergenceError
+
+    def fast(*args, **kwargs):
+        raise RuntimeError("no convergence")
+
+    def broken(*args, **kwargs):
+        raise ConvergenceError("no convergence")
+
+    monkeypatch.setattr("ppxlib.clv.bgnbd.fit", fast)
+    monkeypatch.setattr(BetaGeoFitter, "fit", broken)
+    with pytest.raises(CLVFitError, match=r"did not converge \(data-driven start: "
+                                          r"ConvergenceError; .*a small penalizer \(1e-3\)"):
+        fit_clv(cdnow_calibration, time_unit_days=7)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("pymc_marketing") is None,
                     reason="pymc-marketing (the bench extra) is not installed")
 def test_pymc_marketing_map_with_flat_priors_gives_fit_clv_bgnbd(cdnow_calibration):
