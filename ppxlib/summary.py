@@ -45,7 +45,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from ppxlib.engine import customer_frame, decimal_sum
+from ppxlib.engine import customer_frame, decimal_sum, stage
 from ppxlib.tables import as_orders
 
 FREQS = ("D", "W")
@@ -222,7 +222,10 @@ def rfm_summary(
     if observation_end is None:  # lifetimes' default: the last order's period
         observation_end = periods.aggregate(last=periods._p.max()).execute()["last"].iloc[0]
     end = _start_of(_day(observation_end, datetime_format, timezone), freq)
-    periods = periods.filter(periods._p <= end)
+    # Kept in the engine before the per-customer aggregate: both aggregates in one query
+    # hold their hash tables at once, which at five million customers is more than DuckDB's
+    # 1 GB cap (each alone fits, and spills). The calibration and holdout halves share it.
+    periods = stage(periods.filter(periods._p <= end))
 
     if calibration_end is None:
         summary = _summarise(periods, end, freq, freq_multiplier, monetary)
