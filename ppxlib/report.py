@@ -489,8 +489,13 @@ def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path
         hooks = {"engine_name": _ENGINE, "progress": progress}
     for attempt in (1, 2):
         try:
+            # The kernel starts in ``cwd`` (nbclient reads it from the resources). Papermill's
+            # own ``cwd=`` changes this whole process's directory for the run instead: two
+            # reports at once then restore each other's, and the runner is left in a
+            # notebook's folder.
             pm.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                kernel_name="python3", progress_bar=False, cwd=str(cwd),
+                                kernel_name="python3", progress_bar=False,
+                                resources={"metadata": {"path": str(cwd)}},
                                 execution_timeout=timeout, report_mode=False, config=config,
                                 **hooks)
             return None

@@ -473,6 +473,25 @@ def _threads_probe(folder: Path) -> tuple[Path, Path]:
     return probe, seen
 
 
+def test_reports_run_in_their_folders_and_leave_the_runners_own_alone(shop_folder, tmp_path):
+    here = Path.cwd()
+    seen = {}
+    probes = []
+    for name in ("50_a", "51_b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        seen[name] = tmp_path / f"{name}.txt"
+        probes.append(_notebook(folder / f"{name}.ipynb",
+                                "import os, time\ntime.sleep(2)\n"
+                                f"open({str(seen[name])!r}, 'w').write(os.getcwd())"))
+    assert main(["report", "--source", str(shop_folder), "--out", str(tmp_path / "out"),
+                 "--quiet", "--as-of", AS_OF, "--month", "2025-03", "--workers", "2",
+                 *(arg for probe in probes for arg in ("--notebook", str(probe)))]) == 0
+    assert Path.cwd() == here
+    for name, path in seen.items():
+        assert Path(path.read_text()) == tmp_path / name
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_each_kernel_gets_its_share_of_the_cores_as_duckdb_threads(shop_folder, tmp_path,
                                                                    monkeypatch, workers):
