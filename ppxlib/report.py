@@ -327,9 +327,9 @@ def threads_per_kernel(workers: int, cores: int | None = None) -> int:
     """DuckDB threads for each of ``workers`` kernels run at once: the cores shared out.
 
     Every kernel opens its own DuckDB connection, and each thread of it keeps its own hash
-    tables and sort runs within that connection's memory cap. More threads than cores
-    between them buys no speed and divides the cap further: at 45M orders, two kernels of
-    two threads each on two cores ran out of the 1 GB cap.
+    tables and sort runs within that connection's memory cap. Kernels with a thread per core
+    each run more threads than the machine has cores, which compete for them: on two cores,
+    two kernels of one thread each ran the 1M-customer report in 198 s, of two each in 226 s.
 
     Examples
     --------

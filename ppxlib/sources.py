@@ -286,8 +286,8 @@ def connect_duckdb(database: str | os.PathLike = ":memory:", read_only: bool = F
 def _duckdb_threads() -> int | None:
     """``$PPX_DUCKDB_THREADS`` as a whole number of threads, or None when it is not set.
 
-    Each DuckDB thread keeps its own hash tables and sort runs inside the one memory cap:
-    two kernels with a thread per core each split 1 GB four ways on two cores, for no speed.
+    Each DuckDB thread keeps its own hash tables and sort runs inside the connection's one
+    memory cap, so fewer threads leave each more of it.
     """
     text = os.environ.get(THREADS_ENV, "").strip()
     if not text:
